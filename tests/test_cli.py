@@ -104,8 +104,9 @@ def test_unwritable_data_dir_stops_run(tmp_path):
     blocker = tmp_path/'a-file'
     blocker.write_text('')
     code, out, err = course('run', '00', '--quick', '--out', str(tmp_path/'out'), env={'COURSE_DATA_DIR': str(blocker/'data')})
-    assert code == 1   # the lesson's first cell (setup_lesson) stops it
-    assert_one_line_error(code, err, 'CourseError', 'COURSE_DATA_DIR')
+    assert code == 2   # caught before any kernel starts
+    assert_one_line_error(code, err, "can't write to", 'COURSE_DATA_DIR')
+    assert not (tmp_path/'out'/'00_jupyter_basics.ipynb').exists()
 
 
 def test_unwritable_runs_dir(tmp_path):
