@@ -1,6 +1,7 @@
 "Shared test setup: tests never touch the internet and never read or write a learner's own files."
 import ipaddress
 import os
+import shutil
 import socket
 import sys
 import tempfile
@@ -16,6 +17,7 @@ COURSE = Path(sys.executable).parent/'course'
 def pytest_configure(config):
     # Set before any test (and inherited by every kernel and subprocess they start).
     scratch = Path(tempfile.mkdtemp(prefix='course-tests-'))
+    config.add_cleanup(lambda: shutil.rmtree(scratch, ignore_errors=True))
     os.environ['COURSE_OFFLINE'] = '1'
     os.environ['XDG_CONFIG_HOME'] = str(scratch/'config')   # ignore the developer's personal settings.ini
     os.environ['XDG_DATA_HOME'] = str(scratch/'share')

@@ -1,0 +1,57 @@
+"""search_images with fake search clients: rate limits, permanent failure, a client that hangs, no internet."""
+import time
+
+import pytest
+from ddgs.exceptions import RatelimitException, TimeoutException
+
+from course_utils.search import ImageSearchError, search_images
+
+
+class FakeDDGS:
+    "Behaves like ddgs.DDGS: raises `errors` in turn, then returns `n` results."
+    def __init__(self, errors=(), n=30):
+        self.errors, self.n, self.calls = list(errors), n, 0
+
+    def images(self, query, max_results=100, **kwargs):
+        self.calls += 1
+        if self.errors: raise self.errors.pop(0)
+        return [{'image': f'https://photos.example/{query}/{i}.jpg', 'title': str(i)} for i in range(self.n)][:max_results]
+
+
+def test_retries_through_rate_limits():
+    client = FakeDDGS([RatelimitException('202 Ratelimit'), TimeoutException('timed out'), RatelimitException('403')])
+    urls = search_images('bird photos', max_images=20, client=client, retries=4, backoff=0.01)
+    assert client.calls == 4
+    assert len(urls) == 20 and len(set(urls)) == 20
+
+
+def test_gives_up_with_clear_error_in_bounded_time():
+    client = FakeDDGS([RatelimitException('202 Ratelimit')] * 10)
+    start = time.monotonic()
+    with pytest.raises(ImageSearchError) as caught:
+        search_images('forest photos', client=client, retries=3, backoff=0.05)
+    # Waits 0.05 then 0.1 s (plus at most 50% jitter): well under a second in total.
+    assert time.monotonic() - start < 1
+    assert client.calls == 3
+    message = str(caught.value)
+    assert "'forest photos' failed 3 times" in message and 'RatelimitException' in message
+    assert 'data_path' in message and 'wait a few minutes' in message
+
+
+class HangingDDGS:
+    def images(self, query, max_results=100, **kwargs): time.sleep(60)
+
+
+def test_a_hanging_client_cannot_hang_the_lesson():
+    start = time.monotonic()
+    with pytest.raises(ImageSearchError, match='TimeoutError'):
+        search_images('bird', client=HangingDDGS(), retries=2, backoff=0.01, timeout=0.2)
+    assert time.monotonic() - start < 3   # two attempts of at most 2 x 0.2 + 1 s each
+
+
+def test_offline_fails_at_once():
+    # The tests force offline mode (COURSE_OFFLINE=1), so no client is even built.
+    start = time.monotonic()
+    with pytest.raises(ImageSearchError, match='no internet'):
+        search_images('bird photos')
+    assert time.monotonic() - start < 0.5
