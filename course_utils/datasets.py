@@ -190,7 +190,7 @@ def _fastai_sample(name:str, data_path, offline, needed, layout, make_synthetic)
     synthetic_banner(name, 'Offline' if _offline(offline) else 'Download failed')
     return make_synthetic()
 
-# %% ../nbs/04_datasets.ipynb #e666f9c7
+# %% ../nbs/04_datasets.ipynb #264387ce
 CAMVID_LAYOUT = 'images/*.png, labels/<image stem>_P.png, codes.txt'
 
 def camvid_tiny(data_path=None, offline:bool|None=None, quick:bool=False, seed:int=42) -> Path:
@@ -202,7 +202,7 @@ def camvid_tiny(data_path=None, offline:bool|None=None, quick:bool=False, seed:i
 def adult_sample(data_path=None, offline:bool|None=None, quick:bool=False, seed:int=42) -> Path:
     "A folder with adult.csv (the census table): yours, downloaded, or synthetic. Read it with `read_adult`."
     if data_path is not None and Path(data_path).expanduser().is_file(): data_path = Path(data_path).expanduser().parent
-    make = lambda: synth.synth_adult(_synthetic_dir('adult', quick), n=2000 if quick else 10000, seed=seed)
+    make = lambda: synth.synth_adult(_synthetic_dir('adult', quick), n=5000 if quick else 20000, seed=seed)
     return _fastai_sample('ADULT_SAMPLE', data_path, offline, ['adult.csv'], 'adult.csv with the census columns', make)
 
 def ml_sample(data_path=None, offline:bool|None=None, quick:bool=False, seed:int=42) -> Path:

@@ -13,6 +13,28 @@ LESSONS = [p for p in NOTEBOOKS if p.parent.name == 'lessons' and not p.stem.end
 # The headline numbers each lesson promises to record (checked by name; values are checked below).
 EXPECTED_METRICS = {
     '00_jupyter_basics': {'python_madds_per_s', 'numpy_madds_per_s', 'numpy_speedup', 'gpu_speedup'},
+    '01_is_it_a_bird': {'error_rate'},
+    '02_smiling_faces': {'error_rate', 'test_error_rate', 'baseline_error_rate'},
+    '03_segmentation': {'pixel_accuracy', 'mean_iou'},
+    '04_tabular': {'accuracy', 'baseline_accuracy'},
+    '05_collab': {'valid_mse', 'baseline_mse'},
+    '06_how_it_works': {'fit_loss'},
+    '07_pytorch_underneath': {'circles_accuracy', 'digits_accuracy'},
+}
+
+# What each lesson must reach in quick, offline mode (synthetic data, no pretrained weights, one CPU thread).
+# Each threshold sits between chance/baseline and what was measured, with room for run-to-run variation:
+THRESHOLDS = {
+    # chance is 0.5; measured 0.05 on 60 validation images (one image is 0.017), so 0.18 allows 7 more mistakes.
+    '01_is_it_a_bird': lambda m: m['error_rate'] <= 0.18,
+    # majority baseline measured 0.77, model 0.88 on 1000 validation rows; both conditions must hold.
+    '04_tabular': lambda m: m['accuracy'] >= 0.8 and m['accuracy'] > m['baseline_accuracy'] + 0.03,
+    # predicting the mean measured 1.09, model 0.66 (ratio 0.61); 0.8 demands a clear win over the baseline.
+    '05_collab': lambda m: m['valid_mse'] < 0.8 * m['baseline_mse'],
+    # the target curve's variance is about 0.6; measured 0.022. Below 0.05 means the ReLUs explain > 90% of it.
+    '06_how_it_works': lambda m: m['fit_loss'] < 0.05,
+    # a linear model gets ~0.5 on circles; ReLU measured 1.0. Digits measured 0.99 (chance 0.1).
+    '07_pytorch_underneath': lambda m: m['circles_accuracy'] >= 0.95 and m['digits_accuracy'] >= 0.9,
 }
 
 
@@ -30,6 +52,8 @@ def test_notebook_runs(notebook, tmp_path):
         assert result.metrics, f'{notebook.stem} recorded no metrics'
         assert EXPECTED_METRICS.get(notebook.stem, set()) <= set(result.metrics)
         assert all(math.isfinite(v) for v in result.metrics.values()), result.metrics
+    if notebook.stem in THRESHOLDS:
+        assert THRESHOLDS[notebook.stem](result.metrics), result.metrics
     if notebook.stem == '00_jupyter_basics':
         # Compiled, multi-core BLAS beats interpreted loops by 100x-10000x (about 4600x measured on a
         # 2-core CI machine); 10x leaves room for a heavily loaded machine while still catching a broken
@@ -42,3 +66,31 @@ def test_lesson_has_parameters_cell(lesson):
     # `course run` injects values into the cell tagged `parameters`; every lesson has the same three knobs.
     from course_utils.runner import notebook_parameters
     assert {'quick', 'offline', 'data_path'} <= set(notebook_parameters(lesson))
+
+
+def test_parameters_survive_fastai_star_imports():
+    # Lessons run `from fastai.vision.all import *` after their parameters cell; a parameter with the same name
+    # as something fastai exports (image_size, resize_to...) would be silently replaced by it.
+    from course_utils.runner import notebook_parameters
+    namespace = {}
+    for module in ('fastai.vision.all', 'fastai.tabular.all', 'fastai.collab'): exec(f'from {module} import *', namespace)
+    clashes = {lesson.stem: sorted(set(notebook_parameters(lesson)) & set(namespace)) for lesson in LESSONS}
+    assert not any(clashes.values()), clashes
+
+
+# A learner's own copy of the data, in the real on-disk format and with its quirks, must run the same lesson
+# unchanged. The fixtures are tiny, so only the pipeline is checked here, not the model's quality.
+FIXTURE_RUNS = {
+    '01_is_it_a_bird': ('bird_forest', {'error_rate'}),
+    '04_tabular': ('adult_uci', {'accuracy', 'baseline_accuracy'}),        # '?' values, '>50K'/'<=50K.' labels, 'income'
+    '05_collab': ('movielens', {'valid_mse', 'baseline_mse'}),             # CRLF ratings, Latin-1 titles
+}
+
+
+@pytest.mark.parametrize('stem', FIXTURE_RUNS)
+def test_lesson_runs_on_real_format_fixture(stem, tmp_path):
+    folder, expected = FIXTURE_RUNS[stem]
+    result = run_notebook(NBS/'lessons'/f'{stem}.ipynb', out_dir=tmp_path, quick=True, offline=True, timeout=600,
+                          params={'data_path': str(NBS.parent/'data'/'fixtures'/folder)})
+    assert expected <= set(result.metrics), result.metrics
+    assert 'using the bundled synthetic' not in result.executed.read_text(), 'the lesson ignored data_path and used synthetic data'
