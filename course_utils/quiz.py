@@ -197,7 +197,7 @@ def _build(raw:dict, lesson:str, where:str) -> Question:
     if kind == 'numeric' and raw.get('tolerance') is None and raw.get('range') is None: fail('give a tolerance or a range')
     return KINDS[kind](lesson=lesson, **{**fields, 'id': str(qid), 'kind': kind})
 
-# %% ../nbs/07_quiz.ipynb #42ee8194
+# %% ../nbs/07_quiz.ipynb #9bc70503
 @dataclass
 class Quiz:
     "A lesson's questionnaire: `.questions`, each with `.check(answer)`."
@@ -206,6 +206,15 @@ class Quiz:
     questions: list
 
     def __getitem__(self, qid:str) -> Question: return next(q for q in self.questions if q.id == qid)
+
+    # In a notebook a Quiz shows itself as an interactive form (see quiz_ui); without a kernel, as Markdown.
+    def _repr_markdown_(self) -> str:
+        from course_utils.quiz_ui import quiz_markdown
+        return quiz_markdown(self)
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        from course_utils.quiz_ui import quiz_form
+        return quiz_form(self)._repr_mimebundle_(include=include, exclude=exclude)
 
 def read_bank(path:Path) -> Quiz:
     "Load and validate one question bank file."

@@ -21,12 +21,13 @@ import course_utils
 from .core import METRICS_ENV, CourseError, ensure_writable, settings
 
 # %% auto #0
-__all__ = ['QUIZ_SUFFIX', 'find_lessons_dir', 'NotebookInfo', 'notebook_title', 'list_notebooks', 'resolve_notebook',
-           'parse_value', 'parse_params', 'notebook_parameters', 'LessonFailed', 'RunResult', 'run_notebook']
+__all__ = ['QUIZ_SUFFIX', 'REVIEW_SUFFIX', 'find_lessons_dir', 'NotebookInfo', 'notebook_title', 'notebook_kind',
+           'list_notebooks', 'resolve_notebook', 'parse_value', 'parse_params', 'notebook_parameters', 'LessonFailed',
+           'RunResult', 'run_notebook']
 
-# %% ../nbs/08_runner.ipynb #5bf36842
+# %% ../nbs/08_runner.ipynb #1a1df094
 _NOTEBOOK = re.compile(r'^(\d\d)_\w+\.ipynb$')
-QUIZ_SUFFIX = '_questionnaire'
+QUIZ_SUFFIX, REVIEW_SUFFIX = '_questionnaire', '_review'
 
 def _has_lessons(folder:Path) -> bool:
     return folder.is_dir() and any(_NOTEBOOK.match(p.name) for p in folder.iterdir())
@@ -46,13 +47,13 @@ def find_lessons_dir(cwd:Path|None=None) -> Path:
     raise CourseError("can't find the lesson notebooks. Run this inside your clone of the course "
                       "(git clone the course repository first), or set COURSE_LESSONS_DIR to its nbs/lessons folder.")
 
-# %% ../nbs/08_runner.ipynb #d512abfd
+# %% ../nbs/08_runner.ipynb #ff855d8c
 @dataclass(frozen=True)
 class NotebookInfo:
     "A lesson or questionnaire notebook found on disk."
     path: Path
     number: str  # two digits, e.g. '01'
-    kind: str    # 'lesson' or 'questionnaire'
+    kind: str    # 'lesson', 'questionnaire' or 'review'
     title: str
 
 def notebook_title(path:Path) -> str:
@@ -63,14 +64,18 @@ def notebook_title(path:Path) -> str:
             if line.startswith('#'): return line.lstrip('#').strip()
     return Path(path).stem
 
+def notebook_kind(path:Path) -> str:
+    "'questionnaire' (NN_questionnaire), 'review' (99_review) or 'lesson'."
+    stem = Path(path).stem
+    return 'questionnaire' if stem.endswith(QUIZ_SUFFIX) else 'review' if stem.endswith(REVIEW_SUFFIX) else 'lesson'
+
 def list_notebooks(folder:Path) -> list[NotebookInfo]:
     "Every lesson and questionnaire in `folder`, in course order."
     found = []
     for path in sorted(Path(folder).glob('*.ipynb')):
         match = _NOTEBOOK.match(path.name)
         if not match: continue
-        kind = 'questionnaire' if path.stem.endswith(QUIZ_SUFFIX) else 'lesson'
-        found.append(NotebookInfo(path, match.group(1), kind, notebook_title(path)))
+        found.append(NotebookInfo(path, match.group(1), notebook_kind(path), notebook_title(path)))
     return found
 
 # %% ../nbs/08_runner.ipynb #ea0f857e

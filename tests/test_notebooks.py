@@ -5,10 +5,10 @@ import math
 import pytest
 
 from conftest import NBS
-from course_utils.runner import QUIZ_SUFFIX, run_notebook
+from course_utils.runner import notebook_kind, run_notebook
 
 NOTEBOOKS = sorted(p for p in NBS.rglob('*.ipynb') if '.ipynb_checkpoints' not in p.parts)
-LESSONS = [p for p in NOTEBOOKS if p.parent.name == 'lessons' and not p.stem.endswith(QUIZ_SUFFIX)]
+LESSONS = [p for p in NOTEBOOKS if p.parent.name == "lessons" and notebook_kind(p) == "lesson"]
 
 # The headline numbers each lesson promises to record (checked by name; values are checked below).
 EXPECTED_METRICS = {

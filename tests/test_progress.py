@@ -1,0 +1,207 @@
+"""Saved progress and spaced review: attempts survive kill -9 and concurrent writers, the Leitner schedule
+brings mistakes back first, the form records what is clicked, and the terminal mode works in a real pty."""
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pexpect
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from conftest import COURSE
+from course_utils.progress import BOX_INTERVALS, DAY, Attempt, Progress, due_cards, leitner_states
+from course_utils.quiz import Quiz, load_quiz
+from course_utils.quiz_ui import QuizForm, due_quiz
+
+WRITER = '''
+import sys
+from types import SimpleNamespace
+from course_utils.progress import Progress
+progress = Progress(sys.argv[1], learner=sys.argv[2])
+for i in range(int(sys.argv[3])):
+    attempt = progress.record(SimpleNamespace(id=f'q{i % 7}', lesson='01'), f'answer {i} ' + 'x' * (i % 300), i % 2 == 0)
+    print(attempt, flush=True)   # printed only after the write has returned (committed)
+'''
+
+
+def start_writer(db, learner, count):
+    return subprocess.Popen([sys.executable, '-c', WRITER, str(db), learner, str(count)], stdout=subprocess.PIPE, text=True)
+
+
+def test_kill_9_never_loses_or_corrupts_saved_attempts(tmp_path):
+    # 60 writers, each killed with SIGKILL at a random moment while it writes as fast as it can. After every
+    # kill the file must pass SQLite's integrity check and hold every attempt the writer reported as saved.
+    db, rng, promised, kills_mid_run = tmp_path/'progress.sqlite', random.Random(7), set(), 0
+    for _ in range(60):
+        writer = start_writer(db, 'ada', 100_000)
+        promised.add(int(writer.stdout.readline()))          # it is writing now
+        time.sleep(rng.uniform(0, 0.05))
+        writer.send_signal(signal.SIGKILL)
+        out, _ = writer.communicate()
+        promised |= {int(line) for line in out.split()}
+        kills_mid_run += writer.returncode == -signal.SIGKILL
+        with sqlite3.connect(db) as check:
+            assert check.execute('PRAGMA integrity_check').fetchone()[0] == 'ok'
+            saved = {row[0] for row in check.execute('SELECT id FROM attempts')}
+        assert promised <= saved, f'{len(promised - saved)} saved attempts were lost'
+    assert kills_mid_run == 60      # every writer really was killed while writing, none had finished
+    assert len(promised) > 60       # and they did write (each at least one attempt before its kill)
+
+
+def test_two_writers_at_once_lose_nothing(tmp_path):
+    db = tmp_path/'progress.sqlite'
+    Progress(db).close()            # create the schema first, as an open notebook would have
+    writers = [start_writer(db, name, 300) for name in ('ada', 'bob')]
+    ids = [[int(line) for line in w.communicate(timeout=120)[0].split()] for w in writers]
+    assert [w.returncode for w in writers] == [0, 0]
+    assert len(ids[0]) == len(ids[1]) == 300 and not set(ids[0]) & set(ids[1])
+    assert len(Progress(db, learner='ada').attempts()) == len(Progress(db, learner='bob').attempts()) == 300
+
+
+def test_progress_survives_reopening(tmp_path):
+    question = load_quiz('01').questions[0]
+    with Progress(tmp_path/'p.sqlite', learner='ada') as progress: progress.record(question, True, False)
+    with Progress(tmp_path/'p.sqlite', learner='ada') as progress:
+        assert [(a.question_id, a.answer, a.correct) for a in progress.attempts()] == [(question.id, 'True', False)]
+
+
+def test_unwritable_place_gives_a_clear_error(tmp_path):
+    blocker = tmp_path/'file'
+    blocker.write_text('')
+    with pytest.raises(Exception, match='COURSE_PROGRESS_DB'): Progress(blocker/'sub'/'p.sqlite')
+
+
+# --- the Leitner schedule ---------------------------------------------------------------------------------
+
+answers = st.lists(st.tuples(st.sampled_from('abc'), st.booleans()), max_size=30)
+
+@given(answers)
+@settings(max_examples=200, deadline=None)
+def test_leitner_rules_hold_for_any_history(history):
+    log = [Attempt(i, 'ada', '01', q, '', ok, False, i * DAY) for i, (q, ok) in enumerate(history)]
+    states = leitner_states(log)
+    for qid, state in states.items():
+        mine = [ok for q, ok in history if q == qid]
+        streak = next((i for i, ok in enumerate(reversed(mine)) if not ok), len(mine))  # right answers at the end
+        # a miss sends it to box 1; each right answer since moves it up one from there, up to box 5
+        assert state.box == min(1 + streak, 5)
+        assert state.due_at == state.last_at + BOX_INTERVALS[state.box]
+    due = due_cards(log, now=len(history) * DAY + 1)
+    assert [s.box for s in due] == sorted(s.box for s in due)   # the least known come first
+
+
+def test_mistakes_come_back_before_known_answers(tmp_path):
+    quiz = load_quiz('03')
+    progress = Progress(tmp_path/'p.sqlite', learner='ada')
+    now = time.time()
+    progress.record(quiz.questions[0], 'x', True, when=now - 2 * DAY)    # box 2, due after 1 day: due
+    progress.record(quiz.questions[1], 'y', False, when=now - 3600)      # box 1, due after 10 minutes: due
+    progress.record(quiz.questions[2], 'z', True, when=now - 3600)       # box 2, not due for a day
+    assert [q.id for q in due_quiz(progress).questions] == [quiz.questions[1].id, quiz.questions[0].id]
+
+
+# --- the widget, driven as a learner would --------------------------------------------------------------
+
+def test_form_records_each_check_and_shows_feedback(tmp_path):
+    progress = Progress(tmp_path/'p.sqlite', learner='ada')
+    quiz = load_quiz('01')
+    form = QuizForm(quiz, progress, seed=1)
+    single = next(c for c in form.cards if c.question.kind == 'choice' and len(c.question.answer) == 1)
+    single.set_answer(next(o for o in single.question.options if o not in single.question.answer))
+    single.check_button.click()
+    assert '✘' in single.feedback.value and single.answer_area.layout.display == 'none'   # wrong: try again first
+    single.set_answer(single.question.answer[0])
+    single.check_button.click()
+    assert '✔' in single.feedback.value and single.answer_area.layout.display == ''
+    true_false = next(c for c in form.cards if c.question.kind == 'true_false')
+    true_false.set_answer(true_false.question.answer)
+    true_false.check_button.click()
+    assert 'Score: 2 / ' in form.score.value
+    saved = progress.attempts()
+    assert [(a.question_id, a.correct) for a in saved] == [
+        (single.question.id, False), (single.question.id, True), (true_false.question.id, True)]
+
+
+def test_unsure_short_answer_asks_for_self_grade(tmp_path):
+    progress = Progress(tmp_path/'p.sqlite', learner='ada')
+    question = next(q for q in load_quiz('01').questions if q.kind == 'short' and len(q.key_ideas) >= 2)
+    form = QuizForm(Quiz('01', 't', [question]), progress)
+    card = form.cards[0]
+    card.set_answer(question.key_ideas[0][0])          # one key idea of several: the checker is unsure
+    card.check_button.click()
+    assert card.self_grade_row.layout.display == '' and progress.attempts()[0].correct is None
+    card.had_it.click()
+    assert progress.attempts()[0].correct is True and progress.attempts()[0].self_graded
+    assert card.self_grade_row.layout.display == 'none' and 'Score: 1 / 1' in form.score.value
+
+
+def test_empty_answer_is_not_recorded(tmp_path):
+    progress = Progress(tmp_path/'p.sqlite', learner='ada')
+    form = QuizForm(load_quiz('04'), progress)
+    form.cards[0].check_button.click()
+    assert 'Answer first' in form.cards[0].feedback.value and progress.attempts() == []
+
+
+def test_choice_options_are_shuffled_per_form():
+    quiz = load_quiz('01')
+    first = next(i for i, q in enumerate(quiz.questions) if q.kind == 'choice' and len(q.options) >= 4)
+    orders = {tuple(QuizForm(quiz, seed=seed).cards[first].input.options) for seed in range(6)}
+    assert len(orders) > 1 and all(sorted(o) == sorted(quiz.questions[first].options) for o in orders)
+
+
+def test_quiz_displays_as_widget_and_markdown():
+    from IPython.core.formatters import DisplayFormatter
+    data, _ = DisplayFormatter().format(load_quiz('05'))
+    assert 'application/vnd.jupyter.widget-view+json' in data
+    assert data['text/markdown'].count('<details>') == len(load_quiz('05').questions)
+
+
+# --- terminal mode in a real pseudo-terminal --------------------------------------------------------------
+
+def spawn_course(*args, db):
+    env = {**os.environ, 'COURSE_PROGRESS_DB': str(db), 'COURSE_LEARNER': 'ada', 'COLUMNS': '120'}
+    return pexpect.spawn(str(COURSE), list(args), env=env, encoding='utf-8', timeout=30)
+
+
+def test_terminal_quiz_right_wrong_quit_then_progress(tmp_path):
+    db, quiz = tmp_path/'p.sqlite', load_quiz('02')
+    first, second = quiz.questions[:2]
+    assert (first.kind, second.kind) == ('true_false', 'short')   # the answers typed below depend on it
+    session = spawn_course('quiz', '02', db=db)
+    session.expect(r'True or false \(t/f\): ')
+    session.sendline('t' if first.answer else 'f')
+    session.expect('✔')
+    session.expect('Your answer: ')
+    session.sendline('because bananas are yellow')
+    session.expect('✘')
+    session.expect(r'\[3/10\]')
+    session.expect(': ')
+    session.sendline('q')
+    session.expect('You answered 2: 1 right, 1 to review')
+    session.expect(pexpect.EOF)
+    session.close()
+    assert session.exitstatus == 0
+    report = spawn_course('progress', db=db)
+    report.expect(pexpect.EOF)
+    row = next(line for line in report.before.splitlines() if line.startswith('02'))
+    assert row.split()[-4:] == ['2/10', '1', '10%', '0'], row   # answered, correct, score, due
+
+
+def test_terminal_review_asks_what_is_due(tmp_path):
+    db, quiz = tmp_path/'p.sqlite', load_quiz('06')
+    missed = next(q for q in quiz.questions if q.kind == 'true_false')
+    Progress(db, learner='ada').record(missed, not missed.answer, False, when=time.time() - 3600)
+    session = spawn_course('review', db=db)
+    session.expect('Review: 1 question due')
+    session.expect(r'True or false \(t/f\): ')
+    session.sendline('t' if missed.answer else 'f')
+    session.expect('You answered 1: 1 right')
+    session.expect(pexpect.EOF)
+    states = leitner_states(Progress(db, learner='ada').attempts())
+    assert states[missed.id].box == 2
+    again = spawn_course('review', db=db)
+    again.expect('Nothing is due')
