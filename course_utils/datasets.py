@@ -146,7 +146,7 @@ def _download_celeba(root:Path) -> tuple[Path, Path] | None:
         print(f'CelebA download failed ({type(e).__name__}: {str(e)[:100]}).')
         return None
 
-# %% ../nbs/04_datasets.ipynb #980e6e0b
+# %% ../nbs/04_datasets.ipynb #0b40b208
 def celeba_smiling(n:int=20000,            # how many faces to use
                    data_path=None,         # your CelebA copy: a folder with the images and list_attr_celeba.csv/.txt
                    offline:bool|None=None, # True: synthetic faces; None: detect
@@ -155,7 +155,7 @@ def celeba_smiling(n:int=20000,            # how many faces to use
                    attribute:str='Smiling',# the attribute to predict
                   ) -> tuple[Path, pd.DataFrame]:
     "(image folder, table with File_name and a 0/1 attribute column) from your copy, the platform's, a download or synthetic faces."
-    n = min(n, 400) if quick else n
+    n = min(n, 2000) if quick else n
     if data_path is not None:
         found = find_celeba(Path(data_path).expanduser())
         if not found: raise CourseError(f"no CelebA copy in data_path {data_path}: expected list_attr_celeba.csv (or .txt) "
@@ -165,7 +165,7 @@ def celeba_smiling(n:int=20000,            # how many faces to use
         if not found and not _offline(offline): found = _download_celeba(settings().data_dir/'celeba')
     if found: return found[1], _celeba_table(*found, n=n, seed=seed, attribute=attribute)
     synthetic_banner('smiling-faces', 'Offline' if _offline(offline) else 'CelebA unavailable')
-    dest = synth.synth_faces(_synthetic_dir('celeba', quick), n=n if quick else min(n, 3000), size=64 if quick else 128, seed=seed)
+    dest = synth.synth_faces(_synthetic_dir('celeba', quick), n=n if quick else min(n, 3000), size=48 if quick else 128, seed=seed)
     return dest/'img_align_celeba', _celeba_table(dest/'list_attr_celeba.csv', dest/'img_align_celeba', n, seed, attribute)
 
 # %% ../nbs/04_datasets.ipynb #810cdb3e
@@ -191,12 +191,12 @@ def _fastai_sample(name:str, data_path, offline, needed, layout, make_synthetic)
     synthetic_banner(name, 'Offline' if _offline(offline) else 'Download failed')
     return make_synthetic()
 
-# %% ../nbs/04_datasets.ipynb #264387ce
+# %% ../nbs/04_datasets.ipynb #5b1bb6ea
 CAMVID_LAYOUT = 'images/*.png, labels/<image stem>_P.png, codes.txt'
 
 def camvid_tiny(data_path=None, offline:bool|None=None, quick:bool=False, seed:int=42) -> Path:
     "A CamVid-tiny folder (images/, labels/<stem>_P.png, codes.txt): yours, downloaded, or synthetic street scenes."
-    make = lambda: synth.synth_camvid(_synthetic_dir('camvid_tiny', quick), n=30 if quick else 100,
+    make = lambda: synth.synth_camvid(_synthetic_dir('camvid_tiny', quick), n=80 if quick else 100,
                                       size=(96, 128) if quick else (192, 256), seed=seed)
     return _fastai_sample('CAMVID_TINY', data_path, offline, ['images', 'labels', 'codes.txt'], CAMVID_LAYOUT, make)
 

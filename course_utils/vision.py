@@ -16,8 +16,9 @@ from PIL import Image, ImageDraw
 from .core import CourseError
 
 # %% auto #0
-__all__ = ['FACES_HINT', 'smile_decision', 'positive_probability', 'opencv_available', 'Box', 'find_faces', 'haar_smile',
-           'sample_face_photo', 'crop_face', 'FacePrediction', 'predict_faces', 'draw_faces']
+__all__ = ['FACES_HINT', 'smile_decision', 'positive_probability', 'small_cnn', 'small_unet', 'gpu_speedups', 'opencv_available',
+           'Box', 'find_faces', 'haar_smile', 'sample_face_photo', 'crop_face', 'FacePrediction', 'predict_faces',
+           'draw_faces']
 
 # %% ../nbs/05_vision.ipynb #7fcff276
 def smile_decision(p:float) -> str:
@@ -34,6 +35,31 @@ def positive_probability(learn, img:Image.Image, positive=None) -> float:
     index = len(vocab) - 1 if positive is None else vocab.index(str(positive))
     _, _, probs = learn.predict(PILImage.create(np.asarray(img.convert('RGB'))))
     return float(probs[index])
+
+# %% ../nbs/05_vision.ipynb #b2bb70e9
+def small_cnn(n_out:int=2, widths=(32, 64, 128, 256)):
+    "A 4-layer convolutional network (conv-batchnorm-ReLU, stride 2) for training from scratch on small images."
+    from torch import nn
+    from fastai.layers import ConvLayer, Flatten
+    channels = (3,) + tuple(widths)
+    convs = [ConvLayer(c_in, c_out, stride=2) for c_in, c_out in zip(channels, channels[1:])]
+    return nn.Sequential(*convs, nn.AdaptiveAvgPool2d(1), Flatten(), nn.Linear(channels[-1], n_out))
+
+# %% ../nbs/05_vision.ipynb #f701bae4
+def small_unet(n_out:int, img_size:tuple, widths=(16, 32, 64, 128)):
+    "A U-Net with `small_cnn`'s convolutions as encoder, for segmentation from scratch; `img_size` is (height, width)."
+    from torch import nn
+    from fastai.vision.models.unet import DynamicUnet
+    encoder = nn.Sequential(*list(small_cnn(widths=widths).children())[:len(widths)])
+    return DynamicUnet(encoder, n_out, img_size)
+
+# %% ../nbs/05_vision.ipynb #f10bc04c
+def gpu_speedups(learn):
+    "Mixed precision (bf16 when supported, else fp16) and channels-last on a CUDA GPU; `learn` unchanged elsewhere."
+    import torch
+    if not torch.cuda.is_available(): return learn
+    from fastai.callback.fp16 import AMPMode
+    return learn.to_channelslast(amp_mode=AMPMode.BF16 if torch.cuda.is_bf16_supported() else AMPMode.FP16)
 
 # %% ../nbs/05_vision.ipynb #ec6145e4
 FACES_HINT = 'Install OpenCV with: pip install "course-utils[faces]" (or pip install "opencv-python-headless>=4.8,<5").'
