@@ -75,7 +75,7 @@ def _set_answer(question:Question, box, answer):
     elif question.kind == 'true_false': box.value = 'True' if answer else 'False'
     else: box.value = answer if question.kind == 'choice' else str(answer)
 
-# %% ../nbs/11_quiz_ui.ipynb #29a573e3
+# %% ../nbs/11_quiz_ui.ipynb #251cbc8c
 def _markdown_output(text:str):
     "An Output widget showing Markdown (rendered by the notebook, so code and maths look right)."
     import ipywidgets as widgets
@@ -112,6 +112,7 @@ class QuestionCard:
             widgets.HBox([self.check_button, self.show_button, self.hint_button]),
             self.feedback, self.self_grade_row, self.answer_area],
             layout=widgets.Layout(border='1px solid #d0d7de', padding='6px 10px', margin='0 0 10px 0'))
+        self.widget.add_class('quiz-card')   # a handle for styling and for the browser tests
 
     def _say(self, html:str, colour:str): self.feedback.value = f'<span style="color:{colour}">{html}</span>'
     def _reveal(self): self.answer_area.layout.display = ''

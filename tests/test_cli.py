@@ -146,3 +146,27 @@ def test_params_never_crash(text):
     # Whatever a learner types after -p, the answer is a value or a CourseError, never another exception.
     try: parse_params([text])
     except CourseError: pass
+
+
+def test_clean_copy_keeps_code_and_headings_only(tmp_path):
+    from course_utils.runner import list_notebooks, notebook_parameters
+    code, out, err = course('clean-copy', str(tmp_path/'copies'))
+    assert code == 0, err
+    originals = {nb.path.name: nb for nb in list_notebooks(REPO/'nbs'/'lessons')}
+    assert sorted(p.name for p in (tmp_path/'copies').iterdir()) == sorted(originals)
+    for name, nb in originals.items():
+        if nb.kind != 'lesson': continue
+        copy, original = (json.loads(p.read_text()) for p in (tmp_path/'copies'/name, nb.path))
+        assert [c['source'] for c in copy['cells'] if c['cell_type'] == 'code'] == \
+               [c['source'] for c in original['cells'] if c['cell_type'] == 'code']
+        assert all(c['outputs'] == [] for c in copy['cells'] if c['cell_type'] == 'code')
+        prose = [line for c in copy['cells'] if c['cell_type'] == 'markdown' and c['id'] != 'clean-copy-intro'
+                 for line in ''.join(c['source']).splitlines()]
+        assert prose and all(line.startswith('#') or '_questionnaire.ipynb' in line for line in prose), name
+        assert any(f'{nb.number}_questionnaire.ipynb' in line for line in prose), name      # the link survives
+        assert {'quick', 'offline', 'data_path'} <= set(notebook_parameters(tmp_path/'copies'/name))  # still runnable
+
+
+def test_clean_copy_refuses_the_lessons_folder():
+    code, out, err = course('clean-copy', str(REPO/'nbs'/'lessons'))
+    assert_one_line_error(code, err, 'lessons folder itself')
