@@ -23,10 +23,10 @@ from importlib import metadata
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['SETTINGS_SPEC', 'ENV_PREFIX', 'CHECK_HOSTS', 'METRICS_ENV', 'CourseError', 'Platform', 'platform', 'parse_setting',
-           'course_home', 'Setting', 'Settings', 'read_settings_file', 'find_settings_file', 'user_settings_file',
-           'settings', 'gpu_available', 'device_summary', 'online', 'set_seed', 'ensure_writable', 'free_disk_gb',
-           'LessonConfig', 'library_versions', 'setup_lesson', 'batch_size', 'record']
+__all__ = ['SETTINGS_SPEC', 'ENV_PREFIX', 'CHECK_HOSTS', 'LIBRARY_NOISE', 'METRICS_ENV', 'CourseError', 'Platform', 'platform',
+           'parse_setting', 'course_home', 'Setting', 'Settings', 'read_settings_file', 'find_settings_file',
+           'user_settings_file', 'settings', 'gpu_available', 'device_summary', 'online', 'set_seed', 'ensure_writable',
+           'free_disk_gb', 'LessonConfig', 'library_versions', 'setup_lesson', 'batch_size', 'record']
 
 # %% ../nbs/00_core.ipynb #62659629
 class CourseError(Exception):
@@ -309,7 +309,7 @@ def library_versions(names=('torch', 'torchvision', 'fastai', 'course-utils')) -
         except metadata.PackageNotFoundError: found[name] = 'not installed'
     return found
 
-# %% ../nbs/00_core.ipynb #47b898b7
+# %% ../nbs/00_core.ipynb #00db66ec
 def _banner(cfg:LessonConfig) -> str:
     versions = ' · '.join(f'{k} {v}' for k, v in library_versions().items())
     mode = (f'quick ({cfg.image_size} px images, {cfg.epochs} epoch{"s" * (cfg.epochs != 1)}, small data)' if cfg.quick
@@ -348,8 +348,17 @@ def setup_lesson(quick:bool|None=None,    # small and fast; None = quick exactly
                        epochs=conf.quick_epochs if quick else conf.full_epochs,
                        gpu=gpu, device=device_summary(), platform=plat, settings=conf)
     if seed is not None: set_seed(seed)
+    _quiet_library_noise()
     if show: print(_banner(cfg))
     return cfg
+
+# Warnings that libraries print on import and that a learner can do nothing about: they would show as red
+# text at the top of every lesson. (fastai's import uses torch.jit.script, which recent PyTorch deprecates.)
+LIBRARY_NOISE = [(FutureWarning, r'`torch\.jit\.script` is deprecated')]
+
+def _quiet_library_noise():
+    import warnings
+    for category, message in LIBRARY_NOISE: warnings.filterwarnings('ignore', message=message, category=category)
 
 # %% ../nbs/00_core.ipynb #9197114e
 def batch_size(n_items:int, preferred:int=64, valid_pct:float=0.2) -> int:
