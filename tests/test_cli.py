@@ -167,6 +167,15 @@ def test_clean_copy_keeps_code_and_headings_only(tmp_path):
         assert {'quick', 'offline', 'data_path'} <= set(notebook_parameters(tmp_path/'copies'/name))  # still runnable
 
 
+def test_clean_copy_runs_in_quick_mode(tmp_path):
+    # A clean copy is for running cell by cell: it must still execute, and record the same metrics.
+    from course_utils.clean_copy import write_clean_copies
+    from course_utils.runner import run_notebook
+    write_clean_copies(tmp_path/'copies')
+    result = run_notebook(tmp_path/'copies'/'06_how_it_works.ipynb', out_dir=tmp_path/'runs', quick=True, offline=True, timeout=600)
+    assert result.metrics['fit_loss'] < 0.05    # the lesson's own threshold (see test_notebooks.py)
+
+
 def test_clean_copy_refuses_the_lessons_folder():
     code, out, err = course('clean-copy', str(REPO/'nbs'/'lessons'))
     assert_one_line_error(code, err, 'lessons folder itself')

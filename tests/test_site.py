@@ -1,0 +1,31 @@
+"""The course website builds offline with MkDocs: every lesson page with its title and a figure from its
+executed outputs, every questionnaire with folded answers, and the API reference."""
+import re
+
+from conftest import NBS
+from course_utils.docs import API_MODULES, build_site
+from course_utils.quiz_ui import all_banks
+from course_utils.runner import list_notebooks
+
+LESSONS = [nb for nb in list_notebooks(NBS/'lessons') if nb.kind == 'lesson']
+
+
+def test_site_builds_offline_with_every_lesson(tmp_path):
+    # Every lesson is executed here in quick, offline mode (about 3.5 minutes on one CPU thread), as
+    # `course docs` does on a fresh clone, so the pages carry real outputs.
+    runs = tmp_path/'runs'
+    said = []
+    index = build_site(tmp_path/"site", runs_dir=runs, say=said.append)
+    site = index.parent
+    assert index.is_file() and said[-1].startswith('Site built')
+    for lesson in LESSONS:
+        page = (site/'lessons'/f'{lesson.path.stem}.html').read_text(encoding='utf-8')
+        assert lesson.title in re.sub(r'<[^>]+>', '', page).replace('&mdash;', '—'), lesson.title
+        assert re.search(r'<img[^>]+src="data:image/png;base64,', page), f'{lesson.path.stem} has no figure'
+    for bank in all_banks():
+        page = (site/'questionnaires'/f'{bank.lesson}.html').read_text(encoding='utf-8')
+        assert page.count('<details') == len(bank.questions) and '<summary>Answer</summary>' in page
+    for name in API_MODULES:
+        page = (site/'api'/f'{name}.html').read_text(encoding='utf-8')
+        assert f'course_utils.{name}' in page and page.count('<h2') >= 1, name
+    assert not list(site.rglob('*.md')), 'every page should have been turned into HTML'
