@@ -56,7 +56,7 @@ def executed_lessons(runs_dir:Path|None=None, run_missing:bool=True, say=print) 
         found[nb.path.stem] = executed if executed.is_file() else nb.path   # unexecuted: the lesson without outputs
     return found
 
-# %% ../nbs/13_docs.ipynb #36ec9289
+# %% ../nbs/13_docs.ipynb #82a3b292
 SITE_NAME = 'Deep learning, top down'
 
 def _mkdocs_config(nav:list, site_dir:Path) -> str:
@@ -92,7 +92,10 @@ def build_site(out:Path|None=None, runs_dir:Path|None=None, run_missing:bool=Tru
     "Build the course website into `out` (default: `site` in the runs folder); the path of its index.html."
     try: importlib.import_module('mkdocs_jupyter')
     except ImportError: raise CourseError('building the site needs MkDocs: pip install -e ".[docs]" (or pip install mkdocs-jupyter)') from None
-    out = ensure_writable(Path(out) if out else settings().runs_dir/'site', 'the site folder')
+    if out is None: out = ensure_writable(settings().runs_dir, 'runs_dir')/'site'
+    try: Path(out).mkdir(parents=True, exist_ok=True)
+    except OSError as e: raise CourseError(f'cannot create the site folder {out} ({e.strerror}); choose another with --out.') from None
+    out = Path(out)
     lessons = executed_lessons(runs_dir, run_missing, say)
     with tempfile.TemporaryDirectory(prefix='course-site-') as d:
         stage = Path(d)
