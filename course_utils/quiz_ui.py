@@ -16,8 +16,9 @@ from .progress import Progress, due_cards
 from .quiz import Question, Quiz, _quiz_dir, read_bank
 
 # %% auto #0
-__all__ = ['MARKS', 'TERMINAL_HELP', 'question_markdown', 'quiz_markdown', 'QuestionCard', 'QuizForm', 'nothing_due_message',
-           'quiz_form', 'all_banks', 'all_questions', 'due_quiz', 'review', 'QuitQuiz', 'TerminalQuiz']
+__all__ = ['MARKS', 'KIND_NOTES', 'TERMINAL_HELP', 'question_markdown', 'quiz_markdown', 'SharedLooks', 'QuestionCard',
+           'QuizForm', 'nothing_due_message', 'quiz_form', 'all_banks', 'all_questions', 'due_quiz', 'review',
+           'QuitQuiz', 'TerminalQuiz']
 
 # %% ../nbs/11_quiz_ui.ipynb #b72199e5
 def _options_markdown(question:Question) -> str:
@@ -41,21 +42,23 @@ def quiz_markdown(quiz:Quiz) -> str:
     if not quiz.questions: return head.replace('0 questions', 'Nothing to review right now.')
     return '\n\n'.join([head] + [question_markdown(q, i) for i, q in enumerate(quiz.questions, 1)])
 
-# %% ../nbs/11_quiz_ui.ipynb #df95b74b
-def _answer_input(question:Question, rng:random.Random):
+# %% ../nbs/11_quiz_ui.ipynb #cd8e2bc6
+def _answer_input(question:Question, rng:random.Random, shared:'SharedLooks'):
     "The widget a learner answers `question` with."
     import ipywidgets as widgets
-    wide = widgets.Layout(width='min(100%, 48em)')
+    wide, style = shared.wide, shared.description_style
     if question.kind == 'choice':
         options = question.options[:]
         rng.shuffle(options)
         if len(question.answer) > 1:
-            return widgets.VBox([widgets.Checkbox(description=o, indent=False, value=False, layout=wide) for o in options])
-        return widgets.RadioButtons(options=options, value=None, layout=wide)
-    if question.kind == 'true_false': return widgets.RadioButtons(options=['True', 'False'], value=None)
-    if question.kind == 'numeric': return widgets.Text(placeholder='a number' + (f' (in {question.units})' if question.units else ''))
-    if question.kind == 'code': return widgets.Textarea(value=question.starter, rows=6, layout=wide)
-    return widgets.Textarea(placeholder='Your answer, in a sentence or two', rows=3, layout=wide)
+            return widgets.VBox([widgets.Checkbox(description=o, indent=False, value=False, layout=wide, style=shared.checkbox_style)
+                                 for o in options], layout=shared.plain)
+        return widgets.RadioButtons(options=options, value=None, layout=wide, style=style)
+    if question.kind == 'true_false': return widgets.RadioButtons(options=['True', 'False'], value=None, layout=shared.plain, style=style)
+    if question.kind == 'numeric':
+        return widgets.Text(placeholder='a number' + (f' (in {question.units})' if question.units else ''), layout=shared.plain, style=shared.text_style)
+    if question.kind == 'code': return widgets.Textarea(value=question.starter, rows=6, layout=wide, style=shared.text_style)
+    return widgets.Textarea(placeholder='Your answer, in a sentence or two', rows=3, layout=wide, style=shared.text_style)
 
 def _read_answer(question:Question, box):
     "What the learner entered: option text(s), True/False, or text; None if nothing yet."
@@ -74,47 +77,82 @@ def _set_answer(question:Question, box, answer):
     elif question.kind == 'true_false': box.value = 'True' if answer else 'False'
     else: box.value = answer if question.kind == 'choice' else str(answer)
 
-# %% ../nbs/11_quiz_ui.ipynb #251cbc8c
-def _markdown_output(text:str):
+# %% ../nbs/11_quiz_ui.ipynb #52d7eb98
+class SharedLooks:
+    "Layout and style objects shared by every card of a form (one object per look, not one per widget)."
+    def __init__(self):
+        import ipywidgets as widgets
+        from ipywidgets.widgets.widget_bool import CheckboxStyle
+        from ipywidgets.widgets.widget_description import DescriptionStyle
+        from ipywidgets.widgets.widget_string import HTMLStyle, TextStyle
+        self.plain, self.wide = widgets.Layout(), widgets.Layout(width='min(100%, 48em)')
+        self.card = widgets.Layout(border='1px solid #d0d7de', padding='6px 10px', margin='0 0 10px 0')
+        self.button_style, self.html_style, self.text_style = widgets.ButtonStyle(), HTMLStyle(), TextStyle()
+        self.description_style, self.checkbox_style = DescriptionStyle(), CheckboxStyle()
+
+    def button(self, description:str, **kwargs):
+        import ipywidgets as widgets
+        return widgets.Button(description=description, layout=self.plain, style=self.button_style, **kwargs)
+
+def _markdown_output(text:str, layout=None):
     "An Output widget showing Markdown (rendered by the notebook, so code and maths look right)."
     import ipywidgets as widgets
     from IPython.display import Markdown
-    out = widgets.Output()
+    out = widgets.Output(layout=layout or widgets.Layout())
     out.append_display_data(Markdown(text))
     return out
 
 MARKS = {True: ('✔', '#1a7f37'), False: ('✘', '#cf222e'), None: ('?', '#9a6700')}
+KIND_NOTES = {'code': ' *(write Python; it is run against hidden checks)*', 'short': ' *(a sentence or two)*'}
 
 class QuestionCard:
     "The widgets for one question, and what happens when its buttons are pressed."
     def __init__(self, question:Question, number:int, form:'QuizForm', rng:random.Random):
         import ipywidgets as widgets
         self.question, self.form, self.attempt_id, self.verdict = question, form, None, None
-        self.input = _answer_input(question, rng)
-        self.check_button = widgets.Button(description='Check', button_style='primary', icon='check')
-        self.show_button = widgets.Button(description='Show answer')
-        self.hint_button = widgets.Button(description='Hint', layout=widgets.Layout(display='' if question.hint else 'none'))
-        self.had_it = widgets.Button(description='I had it', button_style='success')
-        self.missed_it = widgets.Button(description='I missed it', button_style='warning')
-        self.self_grade_row = widgets.HBox([self.had_it, self.missed_it], layout=widgets.Layout(display='none'))
-        self.feedback = widgets.HTML()
-        self.answer_area = widgets.Output(layout=widgets.Layout(display='none'))
-        self.answer_area.append_display_data(_model_answer_display(question))
+        self.answer_area = self.self_grade_row = None   # built when first needed
+        looks = form.looks
+        self.input = _answer_input(question, rng, looks)
+        self.check_button = looks.button('Check', button_style='primary', icon='check')
+        self.show_button = looks.button('Show answer')
         self.check_button.on_click(self.check)
         self.show_button.on_click(lambda _: self._reveal())
-        self.hint_button.on_click(lambda _: self._say(f'Hint: {escape(question.hint)}', '#57606a'))
-        self.had_it.on_click(lambda _: self.grade_self(True))
-        self.missed_it.on_click(lambda _: self.grade_self(False))
-        kind_note = {'code': ' *(write Python; it is run against hidden checks)*', 'short': ' *(a sentence or two)*'}.get(question.kind, '')
-        self.widget = widgets.VBox([
-            _markdown_output(f'**{number}.** {question.prompt.strip()}{kind_note}'), self.input,
-            widgets.HBox([self.check_button, self.show_button, self.hint_button]),
-            self.feedback, self.self_grade_row, self.answer_area],
-            layout=widgets.Layout(border='1px solid #d0d7de', padding='6px 10px', margin='0 0 10px 0'))
+        buttons = [self.check_button, self.show_button]
+        if question.hint:
+            self.hint_button = looks.button('Hint')
+            self.hint_button.on_click(lambda _: self._say(f'Hint: {escape(question.hint)}', '#57606a'))
+            buttons.append(self.hint_button)
+        self.feedback = widgets.HTML(layout=looks.plain, style=looks.html_style)
+        prompt = _markdown_output(f'**{number}.** {question.prompt.strip()}{KIND_NOTES.get(question.kind, "")}', looks.plain)
+        self.widget = widgets.VBox([prompt, self.input, widgets.HBox(buttons, layout=looks.plain), self.feedback], layout=looks.card)
         self.widget.add_class('quiz-card')   # a handle for styling and for the browser tests
 
+    @property
+    def answer_shown(self) -> bool: return self.answer_area is not None
+    @property
+    def asks_self_grade(self) -> bool: return self.self_grade_row is not None and self.self_grade_row.layout.display != 'none'
+
     def _say(self, html:str, colour:str): self.feedback.value = f'<span style="color:{colour}">{html}</span>'
-    def _reveal(self): self.answer_area.layout.display = ''
+
+    def _reveal(self):
+        if self.answer_area is not None: return
+        self.answer_area = _markdown_output(_model_answer_text(self.question), self.form.looks.plain)
+        self.widget.children += (self.answer_area,)
+
+    def _show_self_grade(self, show:bool):
+        import ipywidgets as widgets
+        if self.self_grade_row is None:
+            if not show: return
+            had_it = self.form.looks.button('I had it', button_style='success')
+            missed_it = self.form.looks.button('I missed it', button_style='warning')
+            had_it.on_click(lambda _: self.grade_self(True))
+            missed_it.on_click(lambda _: self.grade_self(False))
+            self.had_it, self.missed_it = had_it, missed_it
+            self.self_grade_row = widgets.HBox([had_it, missed_it])
+            children = list(self.widget.children)
+            children.insert(children.index(self.feedback) + 1, self.self_grade_row)
+            self.widget.children = children
+        self.self_grade_row.layout.display = '' if show else 'none'
 
     def set_answer(self, answer): _set_answer(self.question, self.input, answer)
 
@@ -128,7 +166,7 @@ class QuestionCard:
         text = escape(self.verdict.feedback)
         if self.verdict.correct is False: text += ' Try again, or press Show answer.'
         self._say(f'<b>{mark}</b> {text}', colour)
-        self.self_grade_row.layout.display = '' if self.verdict.correct is None else 'none'
+        self._show_self_grade(self.verdict.correct is None)
         if self.verdict.correct is not False: self._reveal()
         self.form.update_score()
 
@@ -137,16 +175,15 @@ class QuestionCard:
         if self.attempt_id is None or self.verdict is None or self.verdict.correct is not None: return
         self.form.save_self_grade(self.attempt_id, correct)
         self.verdict.correct = correct
-        self.self_grade_row.layout.display = 'none'
+        self._show_self_grade(False)
         mark, colour = MARKS[correct]
         self._say(f"<b>{mark}</b> Noted: {'you had it' if correct else 'it will come back in your review soon'}.", colour)
         self.form.update_score()
 
-def _model_answer_display(question:Question):
-    from IPython.display import Markdown
-    return Markdown(f'**Answer:** {question.model_answer.strip()}\n\n*Why:* {question.explanation.strip()}')
+def _model_answer_text(question:Question) -> str:
+    return f'**Answer:** {question.model_answer.strip()}\n\n*Why:* {question.explanation.strip()}'
 
-# %% ../nbs/11_quiz_ui.ipynb #ad27f381
+# %% ../nbs/11_quiz_ui.ipynb #83a1ead2
 class QuizForm:
     "An interactive questionnaire: one card per question, a running score, every check saved to `progress`."
     def __init__(self, quiz:Quiz, progress:Progress|None=None, seed:int|None=None):
@@ -156,7 +193,7 @@ class QuizForm:
             try: progress = Progress()
             except CourseError as e: self.progress_note = f'Your answers will not be saved: {e}'
         self.progress = progress
-        rng = random.Random(seed)
+        rng, self.looks = random.Random(seed), SharedLooks()
         self.cards = [QuestionCard(q, i, self, rng) for i, q in enumerate(quiz.questions, 1)]
         self.score = widgets.HTML()
         title = widgets.HTML(f'<h3>{escape(quiz.title or "Questionnaire")}</h3>')
