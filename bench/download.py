@@ -74,14 +74,18 @@ def photo_folder(n:int, min_px:int, max_px:int) -> Path:
 
 # ---------------------------------------------------------------- server
 
+class QuietServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    def handle_error(self, request, client_address): pass   # a client hanging up early is its own business
+
+
 class PhotoServer:
     "Serves /img/<i>.jpg with a delay of `latency` seconds (a range) per request; `bad` indices misbehave."
     def __init__(self, photos:list[Path], bad:dict, latency:tuple, max_requests:int):
         self.photos, self.bad, self.latency, self.max_requests = photos, bad, latency, max_requests
         self.requests = 0
         self.lock = threading.Lock()
-        self.server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), self._handler())
-        self.server.daemon_threads = True
+        self.server = QuietServer(('127.0.0.1', 0), self._handler())
         self.base = f'http://127.0.0.1:{self.server.server_address[1]}'
 
     def urls(self) -> list[str]: return [f'{self.base}/img/{i}.jpg' for i in range(len(self.photos))]

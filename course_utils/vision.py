@@ -16,9 +16,9 @@ from PIL import Image, ImageDraw
 from .core import CourseError
 
 # %% auto #0
-__all__ = ['FACES_HINT', 'smile_decision', 'positive_probability', 'small_cnn', 'small_unet', 'gpu_speedups', 'opencv_available',
-           'Box', 'find_faces', 'haar_smile', 'sample_face_photo', 'crop_face', 'FacePrediction', 'predict_faces',
-           'draw_faces']
+__all__ = ['FACES_HINT', 'smile_decision', 'positive_probability', 'small_cnn', 'small_unet', 'training_speedups',
+           'opencv_available', 'Box', 'find_faces', 'haar_smile', 'sample_face_photo', 'crop_face', 'FacePrediction',
+           'predict_faces', 'draw_faces']
 
 # %% ../nbs/05_vision.ipynb #7fcff276
 def smile_decision(p:float) -> str:
@@ -53,13 +53,16 @@ def small_unet(n_out:int, img_size:tuple, widths=(16, 32, 64, 128)):
     encoder = nn.Sequential(*list(small_cnn(widths=widths).children())[:len(widths)])
     return DynamicUnet(encoder, n_out, img_size)
 
-# %% ../nbs/05_vision.ipynb #f10bc04c
-def gpu_speedups(learn):
-    "Mixed precision (bf16 when supported, else fp16) and channels-last on a CUDA GPU; `learn` unchanged elsewhere."
+# %% ../nbs/05_vision.ipynb #f6646cbd
+def training_speedups(learn):
+    "Channels-last on a CPU or a CUDA GPU, plus mixed precision (bf16 when supported, else fp16) on CUDA."
     import torch
-    if not torch.cuda.is_available(): return learn
+    from fastai.callback.channelslast import ChannelsLast   # importing it also adds Learner.to_channelslast
     from fastai.callback.fp16 import AMPMode
-    return learn.to_channelslast(amp_mode=AMPMode.BF16 if torch.cuda.is_bf16_supported() else AMPMode.FP16)
+    if torch.cuda.is_available():
+        return learn.to_channelslast(amp_mode=AMPMode.BF16 if torch.cuda.is_bf16_supported() else AMPMode.FP16)
+    if torch.device(getattr(learn.dls, 'device', None) or 'cpu').type == 'cpu': learn.add_cb(ChannelsLast())
+    return learn
 
 # %% ../nbs/05_vision.ipynb #ec6145e4
 FACES_HINT = 'Install OpenCV with: pip install "course-utils[faces]" (or pip install "opencv-python-headless>=4.8,<5").'
