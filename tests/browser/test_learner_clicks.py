@@ -101,12 +101,15 @@ def test_questionnaire_clicks_are_saved_across_a_kernel_restart(page, lab):
     card.locator('label', has_text=first.answer[0]).click()
     card.get_by_role('button', name='Check').click()
     card.locator('.widget-html', has_text='✔').wait_for()
+    card.locator('.widget-output', has_text='Why:').wait_for()        # a right answer shows the explanation,
     card = choice_card(page, second)
     wrong = next(o for o in second.options if o not in second.answer)
     card.locator('label', has_text=wrong).click()
     card.get_by_role('button', name='Check').click()
     card.locator('.widget-html', has_text='✘').wait_for()
-    assert 'Try again' in card.inner_text()
+    assert 'Try again' in card.inner_text() and 'Why:' not in card.inner_text()   # a wrong one waits
+    card.get_by_role('button', name='Show answer').click()             # until asked (built on that click)
+    card.locator('.widget-output', has_text='Why:').wait_for()
     page.locator('.quiz-card').first.wait_for()
     assert 'Score: 1 / ' in page_text(page)
     menu(page, 'Kernel', 'Restart Kernel')
