@@ -21,10 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['SETTINGS_SPEC', 'ENV_PREFIX', 'CHECK_HOSTS', 'LIBRARY_NOISE', 'METRICS_ENV', 'CourseError', 'Platform', 'platform',
-           'parse_setting', 'course_home', 'Setting', 'Settings', 'read_settings_file', 'find_settings_file',
-           'user_settings_file', 'settings', 'gpu_available', 'device_summary', 'online', 'set_seed', 'ensure_writable',
-           'free_disk_gb', 'LessonConfig', 'library_versions', 'setup_lesson', 'batch_size', 'record']
+__all__ = ['SETTINGS_SPEC', 'ENV_PREFIX', 'CHECK_HOSTS', 'MIN_CUDA_CAPABILITY', 'LIBRARY_NOISE', 'METRICS_ENV', 'DATA_KEY',
+           'DATA_SOURCES', 'CourseError', 'Platform', 'platform', 'parse_setting', 'course_home', 'Setting', 'Settings',
+           'read_settings_file', 'find_settings_file', 'user_settings_file', 'settings', 'gpu_available',
+           'gpu_capability', 'device_summary', 'online', 'set_seed', 'ensure_writable', 'free_disk_gb', 'LessonConfig',
+           'library_versions', 'check_library_combination', 'setup_lesson', 'batch_size', 'record_data_source',
+           'record']
 
 # %% ../nbs/00_core.ipynb #62659629
 class CourseError(Exception):
@@ -50,8 +52,9 @@ def platform(environ=None, root:Path=Path('/')) -> Platform:
             'Choose Runtime > Change runtime type > GPU for full mode.'))
     if 'KAGGLE_KERNEL_RUN_TYPE' in environ or 'KAGGLE_URL_BASE' in environ:
         return Platform('kaggle', 'Kaggle Notebooks', root/'kaggle'/'working', (
-            'Switch on Settings > Internet (it needs a phone-verified account) to download real data.',
-            'Switch on Settings > Accelerator > GPU for full mode.'))
+            'Internet is off. In the notebook\'s Settings panel switch Internet on (it needs a phone-verified '
+            'account), then run the lesson again: it installs the course and downloads the real data.',
+            'For full mode choose Settings > Accelerator > GPU T4 x2 (the P100 is too old for current PyTorch).'))
     if any(var in environ for var in _PAPERSPACE_VARS):
         storage = root/'storage'
         notes = ('/storage is persistent across sessions; /datasets holds read-only public datasets.',)
@@ -76,6 +79,7 @@ SETTINGS_SPEC = {
     'images_per_class':  ('search', 'int', 200, 'images to download per category'),
     'search_retries':    ('search', 'int', 4, 'attempts at an image search before giving up'),
     'search_backoff':    ('search', 'float', 2.0, 'seconds to wait before the first retry (doubles each time)'),
+    'search_pause':      ('search', 'float', 2.0, 'seconds between two image searches (engines throttle clients that hurry)'),
     'search_timeout':    ('search', 'float', 15.0, 'seconds one search request may take'),
     'download_timeout':  ('search', 'float', 10.0, 'seconds one image download may take'),
     'download_workers':  ('search', 'int', 8, 'images downloaded at the same time'),
@@ -216,6 +220,12 @@ def gpu_available() -> bool:
     mps = getattr(torch.backends, 'mps', None)
     return torch.cuda.is_available() or bool(mps and mps.is_available())
 
+def gpu_capability() -> tuple[int, int] | None:
+    "The CUDA compute capability of GPU 0, e.g. (7, 5) for a T4 or (8, 0) for an A100; None without a CUDA GPU."
+    try: import torch
+    except ImportError: return None
+    return tuple(torch.cuda.get_device_capability(0)) if torch.cuda.is_available() else None
+
 def device_summary() -> str:
     "One line describing the compute device: GPU name and memory, or CPU only."
     try: import torch
@@ -322,9 +332,35 @@ def _banner(cfg:LessonConfig) -> str:
     if not cfg.gpu and not cfg.quick:
         lines.append('Tip      : no GPU found. Full mode can take a long time on a CPU; set quick = True in the '
                      'parameters cell for a one-minute version.')
-    if cfg.offline and cfg.platform.name == 'kaggle': lines.append(f'Tip      : {cfg.platform.notes[0]}')
+    lines += [f'Tip      : {tip}' for tip in _platform_tips(cfg)]
     width = max(map(len, lines))
     return '\n'.join(['─' * width, *lines, '─' * width])
+
+# The oldest GPUs current PyTorch builds run on (sm_70); Kaggle's P100 (sm_60) is below it.
+MIN_CUDA_CAPABILITY = (7, 0)
+
+def _platform_tips(cfg:LessonConfig) -> list[str]:
+    "Advice for this platform and device: how to get internet on Kaggle, and which GPU to choose."
+    tips = []
+    if cfg.offline and cfg.platform.name == 'kaggle': tips += list(cfg.platform.notes)
+    capability = gpu_capability() if cfg.gpu else None
+    if capability is not None and capability < MIN_CUDA_CAPABILITY:
+        tips.append(f'this GPU (compute capability {capability[0]}.{capability[1]}) is too old for this PyTorch. '
+                    'On Kaggle choose Settings > Accelerator > GPU T4 x2; elsewhere a T4 or newer.')
+    return tips
+
+def _version_tuple(version:str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r'\d+', version)[:3])
+
+def check_library_combination(versions:dict[str, str]|None=None):
+    "Raise a `CourseError` for installed versions known not to train together (fastai < 2.8.8 with fastcore 2)."
+    versions = versions or library_versions(('fastai', 'fastcore'))
+    fastai, fastcore = versions.get('fastai', 'not installed'), versions.get('fastcore', 'not installed')
+    if 'not installed' in (fastai, fastcore): return
+    if _version_tuple(fastai) < (2, 8, 8) and _version_tuple(fastcore) >= (2,):
+        raise CourseError(f"fastai {fastai} cannot train with fastcore {fastcore} (every fit fails with "
+                          "\"'list' object has no attribute 'starmap'\"). Run  pip install -U \"fastai>=2.8.8\"  "
+                          "and restart the kernel (on Colab and Kaggle: Run > Restart).")
 
 def setup_lesson(quick:bool|None=None,    # small and fast; None = quick exactly when there is no GPU
                  offline:bool|None=None,  # never use the internet; None = find out with `online()`
@@ -333,6 +369,7 @@ def setup_lesson(quick:bool|None=None,    # small and fast; None = quick exactly
                  show:bool=True,          # print the banner
                 ) -> LessonConfig:
     "Resolve how this lesson runs, check the data folder, print a short banner, and return the config."
+    check_library_combination()
     conf, plat = settings(), platform()
     gpu = gpu_available()
     quick = (not gpu) if quick is None else bool(quick)
@@ -375,15 +412,30 @@ def _as_number(name, value):
         raise CourseError(f"record() takes numbers, but {name} is {value!r}. Pass a plain number, e.g. float(x).")
     return value
 
+DATA_KEY, DATA_SOURCES = 'data', ('real', 'synthetic')
+
+def _save_to_metrics_file(entries:dict):
+    "Merge `entries` into the JSON file that `course run` reads, when it is running this notebook."
+    target = os.environ.get(METRICS_ENV)
+    if not target: return
+    target = Path(target)
+    saved = json.loads(target.read_text()) if target.is_file() else {}
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix('.tmp')
+    tmp.write_text(json.dumps({**saved, **entries}, indent=2))
+    tmp.replace(target)  # atomic: a reader never sees half a file
+
+def record_data_source(kind:str):
+    "Note which data the lesson's results come from, 'real' or 'synthetic'; saved beside the metrics as `data`."
+    if kind not in DATA_SOURCES: raise ValueError(f'data source is one of {DATA_SOURCES}, not {kind!r}')
+    target = os.environ.get(METRICS_ENV)
+    saved = json.loads(Path(target).read_text()) if target and Path(target).is_file() else {}
+    if saved.get(DATA_KEY) == 'synthetic': return   # one synthetic input makes the whole run synthetic
+    _save_to_metrics_file({DATA_KEY: kind})
+
 def record(**metrics):
     "Record a lesson's headline results: printed here, and saved for `course run` when it runs the lesson."
+    if DATA_KEY in metrics: raise CourseError(f"{DATA_KEY!r} is kept for the data source; give the metric another name.")
     metrics = {name: _as_number(name, value) for name, value in metrics.items()}
-    target = os.environ.get(METRICS_ENV)
-    if target:
-        target = Path(target)
-        saved = json.loads(target.read_text()) if target.is_file() else {}
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix('.tmp')
-        tmp.write_text(json.dumps({**saved, **metrics}, indent=2))
-        tmp.replace(target)  # atomic: a reader never sees half a file
+    _save_to_metrics_file(metrics)
     for name, value in metrics.items(): print(f'{name}: {value:.4g}' if isinstance(value, float) else f'{name}: {value}')

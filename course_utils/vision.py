@@ -16,7 +16,8 @@ from PIL import Image, ImageDraw
 from .core import CourseError
 
 # %% auto #0
-__all__ = ['FACES_HINT', 'smile_decision', 'positive_probability', 'small_cnn', 'small_unet', 'training_speedups',
+__all__ = ['QUICK_SEGMENTATION_PIXELS', 'NATIVE_BF16_CAPABILITY', 'FACES_HINT', 'smile_decision', 'positive_probability',
+           'small_cnn', 'small_unet', 'segmentation_size', 'mixed_precision_dtype', 'training_speedups',
            'opencv_available', 'Box', 'find_faces', 'haar_smile', 'sample_face_photo', 'crop_face', 'FacePrediction',
            'predict_faces', 'draw_faces']
 
@@ -53,14 +54,36 @@ def small_unet(n_out:int, img_size:tuple, widths=(16, 32, 64, 128)):
     encoder = nn.Sequential(*list(small_cnn(widths=widths).children())[:len(widths)])
     return DynamicUnet(encoder, n_out, img_size)
 
+# %% ../nbs/05_vision.ipynb #a161b619
+QUICK_SEGMENTATION_PIXELS = 96 * 128
+
+def segmentation_size(height:int, width:int,  # the size of the dataset's images
+                      quick:bool,             # quick mode: shrink to at most `max_pixels`
+                      max_pixels:int=QUICK_SEGMENTATION_PIXELS,
+                      multiple:int=16,        # each side a multiple of this (the U-Net halves the image 4 times)
+                     ) -> tuple[int, int]:
+    "(height, width) to train at: the images' own size in full mode; in quick mode shrunk, shape kept, to about `max_pixels`."
+    if not quick: return (height, width)
+    scale = min(1.0, (max_pixels / (height * width)) ** 0.5)
+    return tuple(max(multiple, round(side * scale / multiple) * multiple) for side in (height, width))
+
 # %% ../nbs/05_vision.ipynb #f6646cbd
+# bfloat16 runs natively from compute capability 8.0 (Ampere: A100, A10, RTX 30xx) on. Older GPUs such as the T4
+# (7.5) report bf16 as supported but emulate it, slower than float16.
+NATIVE_BF16_CAPABILITY = (8, 0)
+
+def mixed_precision_dtype(capability:tuple[int, int]) -> str:
+    "'bf16' on GPUs that compute in bfloat16 natively (capability 8.0 and up), else 'fp16'."
+    return 'bf16' if tuple(capability) >= NATIVE_BF16_CAPABILITY else 'fp16'
+
 def training_speedups(learn):
-    "Channels-last on a CPU or a CUDA GPU, plus mixed precision (bf16 when supported, else fp16) on CUDA."
+    "Channels-last on a CPU or a CUDA GPU, plus mixed precision on CUDA: bf16 where native, else fp16."
     import torch
     from fastai.callback.channelslast import ChannelsLast   # importing it also adds Learner.to_channelslast
     from fastai.callback.fp16 import AMPMode
     if torch.cuda.is_available():
-        return learn.to_channelslast(amp_mode=AMPMode.BF16 if torch.cuda.is_bf16_supported() else AMPMode.FP16)
+        dtype = mixed_precision_dtype(torch.cuda.get_device_capability())
+        return learn.to_channelslast(amp_mode=AMPMode.BF16 if dtype == 'bf16' else AMPMode.FP16)
     if torch.device(getattr(learn.dls, 'device', None) or 'cpu').type == 'cpu': learn.add_cb(ChannelsLast())
     return learn
 

@@ -23,6 +23,7 @@ def pytest_configure(config):
     os.environ['XDG_DATA_HOME'] = str(scratch/'share')
     os.environ['COURSE_RUNS_DIR'] = str(scratch/'runs')
     os.environ['COURSE_PROGRESS_DB'] = str(scratch/'progress.sqlite')
+    os.environ['COURSE_SEARCH_PAUSE'] = '0'   # the pause between image searches is for real search engines
     # No MPLBACKEND here: kernels then draw inline, as for a learner, so executed lessons keep their figures.
     # pytest -n 2 runs two notebooks at once on a 2-core machine: one thread each. Two multi-threaded PyTorch
     # processes on two cores spin-wait on each other, which made small-model cells 10-40x slower (measured).
