@@ -20,10 +20,10 @@ from .download import download_images, read_url_list
 from .progress import Progress, lesson_scores, scores_table
 from .quiz import load_quiz
 from .quiz_ui import TerminalQuiz, all_banks, due_quiz, nothing_due_message
-from .runner import LessonFailed, find_lessons_dir, list_notebooks, parse_params, resolve_notebook, run_notebook
+from .runner import RUN_EXTRA_HINT, LessonFailed, find_lessons_dir, list_notebooks, parse_params, resolve_notebook, run_notebook
 
 # %% auto #0
-__all__ = ['REQUIRED', 'cmd_list', 'cmd_run', 'cmd_quiz', 'cmd_progress', 'cmd_review', 'cmd_clean_copy', 'cmd_docs',
+__all__ = ['REQUIRED', 'RUN_EXTRA', 'cmd_list', 'cmd_run', 'cmd_quiz', 'cmd_progress', 'cmd_review', 'cmd_clean_copy', 'cmd_docs',
            'cmd_fetch_images', 'cmd_doctor', 'build_parser', 'main']
 
 # %% ../nbs/09_cli.ipynb #486b356f
@@ -53,6 +53,7 @@ def cmd_run(args) -> int:
     result = run_notebook(path, out_dir=args.out, quick=args.quick, offline=args.offline, params=params)
     print(f'Executed notebook: {result.executed} ({result.seconds:.1f} s)')
     if not result.metrics: print('(this notebook recorded no metrics)')
+    if result.data: print(f'data: {result.data}')
     for name, value in result.metrics.items(): print(f'{name}: {_format(value)}')
     return 0
 
@@ -117,7 +118,9 @@ def cmd_fetch_images(args) -> int:
     return 0
 
 # %% ../nbs/09_cli.ipynb #7ca85403
-REQUIRED = ('torch', 'torchvision', 'fastai', 'ipywidgets', 'papermill', 'ipykernel', 'pyyaml')
+REQUIRED = ('torch', 'torchvision', 'fastai', 'ipywidgets', 'pyyaml', 'pyarrow')
+# Not needed to follow the lessons in Jupyter, only to run them headless (`course run`, `course docs`).
+RUN_EXTRA = ('papermill', 'ipykernel')
 
 def _folder_problem(conf, name) -> str|None:
     try: ensure_writable(getattr(conf, name), name)
@@ -130,6 +133,8 @@ def _doctor_problems(conf) -> list[str]:
     missing = [name for name in REQUIRED if library_versions((name,))[name] == 'not installed']
     if missing: problems.append(f"missing packages: {', '.join(missing)}. Reinstall the course: "
                                 "pip install -e . in your clone, or pip install --upgrade course-utils")
+    missing_run = [name for name in RUN_EXTRA if library_versions((name,))[name] == 'not installed']
+    if missing_run: problems.append(f"`course run` needs {', '.join(missing_run)} (the \"run\" extra). {RUN_EXTRA_HINT}")
     return problems + [p for p in (_folder_problem(conf, n) for n in ('data_dir', 'runs_dir')) if p]
 
 def _lessons_line() -> str:
@@ -147,7 +152,7 @@ def cmd_doctor(args) -> int:
     for note in plat.notes: print(f'           {note}')
     print(f'Device     {device_summary()}')
     print(f'Python     {sys.version.split()[0]} ({sys.executable})')
-    print('Packages   ' + ', '.join(f'{k} {v}' for k, v in library_versions(('course-utils',) + REQUIRED).items()))
+    print('Packages   ' + ', '.join(f'{k} {v}' for k, v in library_versions(('course-utils',) + REQUIRED + RUN_EXTRA).items()))
     print(f"Internet   {'online' if is_online else 'offline: lessons use local data or the synthetic stand-ins'}")
     if plat.name == 'kaggle' and not is_online: print(f'           {plat.notes[0]}')
     print(f'Lessons    {_lessons_line()}')

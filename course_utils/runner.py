@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import course_utils
-from .core import METRICS_ENV, CourseError, ensure_writable, settings
+from .core import DATA_KEY, METRICS_ENV, CourseError, ensure_writable, settings
 
 # %% auto #0
-__all__ = ['QUIZ_SUFFIX', 'REVIEW_SUFFIX', 'find_lessons_dir', 'NotebookInfo', 'notebook_title', 'notebook_kind',
-           'list_notebooks', 'resolve_notebook', 'parse_value', 'parse_params', 'notebook_parameters', 'LessonFailed',
-           'RunResult', 'run_notebook']
+__all__ = ['QUIZ_SUFFIX', 'REVIEW_SUFFIX', 'RUN_EXTRA_HINT', 'find_lessons_dir', 'NotebookInfo', 'notebook_title',
+           'notebook_kind', 'list_notebooks', 'resolve_notebook', 'parse_value', 'parse_params', 'notebook_parameters',
+           'LessonFailed', 'RunResult', 'run_notebook']
 
 # %% ../nbs/08_runner.ipynb #1a1df094
 _NOTEBOOK = re.compile(r'^(\d\d)_\w+\.ipynb$')
@@ -137,8 +137,9 @@ class RunResult:
     "What running a notebook produced."
     source: Path
     executed: Path   # the executed copy, with every output and any error
-    metrics: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)   # the numbers the notebook passed to `record`
     seconds: float = 0.0
+    data: str|None = None   # 'real' or 'synthetic', as the dataset functions noted; None if it loaded no dataset
 
 @contextlib.contextmanager
 def _environment(**changes):
@@ -165,6 +166,9 @@ def _first_line(text) -> str:
     lines = [l for l in str(text).strip().splitlines() if l.strip()]
     return lines[-1].strip() if lines else ''
 
+RUN_EXTRA_HINT = ('Install it with: pip install "course-utils[run]" (in a clone of the course: '
+                  'pip install -e ".[run]").')
+
 def _import_papermill():
     "papermill, imported without the optional IRI checker that jsonschema would load for nbformat."
     # jsonschema imports every optional format checker it can find. rfc3987-syntax (there when JupyterLab is) builds
@@ -172,6 +176,8 @@ def _import_papermill():
     blocked = 'rfc3987_syntax' not in sys.modules
     if blocked: sys.modules['rfc3987_syntax'] = None   # makes `import rfc3987_syntax` fail, which jsonschema allows
     try: import papermill
+    except ImportError:
+        raise CourseError(f'running notebooks headless needs papermill, part of the "run" extra. {RUN_EXTRA_HINT}') from None
     finally:
         if blocked: del sys.modules['rfc3987_syntax']
     return papermill
@@ -195,7 +201,7 @@ def _execute(path:Path, executed:Path, params:dict, timeout:int):
         raise LessonFailed(f"{path.stem}: the Python kernel died, usually from running out of memory. "
                            "Try quick mode (--quick) or a smaller batch size.") from None
     except NoSuchKernel:
-        raise CourseError("no 'python3' Jupyter kernel found. Install one with: pip install ipykernel") from None
+        raise CourseError(f"no 'python3' Jupyter kernel found (ipykernel, part of the \"run\" extra). {RUN_EXTRA_HINT}") from None
 
 def run_notebook(path:Path,              # the notebook to execute
                  out_dir:Path|None=None, # where the executed notebook and metrics go; default: runs_dir
@@ -216,4 +222,5 @@ def run_notebook(path:Path,              # the notebook to execute
     start = time.monotonic()
     with _environment(**env): _execute(path, executed, params, timeout or conf.cell_timeout)
     metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
-    return RunResult(path, executed, metrics, time.monotonic() - start)
+    data = metrics.pop(DATA_KEY, None)
+    return RunResult(path, executed, metrics, time.monotonic() - start, data)

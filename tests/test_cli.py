@@ -42,6 +42,7 @@ def test_run_prints_metrics_last(tmp_path):
     code, out, err = course('run', '00', '--quick', '--out', str(tmp_path))
     assert code == 0, err
     recorded = json.loads((tmp_path/'00_jupyter_basics.metrics.json').read_text())
+    assert 'data' not in recorded   # lesson 00 loads no dataset, so it has no data source to report
     last_lines = out.strip().splitlines()[-len(recorded):]
     assert [line.split(': ')[0] for line in last_lines] == list(recorded)
     assert (tmp_path/'00_jupyter_basics.ipynb').is_file()

@@ -46,6 +46,10 @@ THRESHOLDS = {
 }
 
 
+# Lessons whose data comes from a course_utils dataset function (real, your copy, or synthetic).
+DATASET_LESSONS = {'01_is_it_a_bird', '02_smiling_faces', '03_segmentation', '04_tabular', '05_collab'}
+
+
 def test_every_notebook_is_collected():
     # Guards against a glob that silently finds nothing: the course has library notebooks and lessons.
     assert any(p.parent == NBS for p in NOTEBOOKS) and LESSONS
@@ -60,6 +64,9 @@ def test_notebook_runs(notebook, tmp_path):
         assert result.metrics, f'{notebook.stem} recorded no metrics'
         assert EXPECTED_METRICS.get(notebook.stem, set()) <= set(result.metrics)
         assert all(math.isfinite(v) for v in result.metrics.values()), result.metrics
+        # Offline, every lesson that loads a dataset trains on its synthetic stand-in and must say so beside the
+        # metrics; lessons that load none (00, 06, 07 build their data in the notebook) report no source.
+        assert result.data == ('synthetic' if notebook.stem in DATASET_LESSONS else None), (notebook.stem, result.data)
     if notebook.stem in THRESHOLDS:
         assert THRESHOLDS[notebook.stem](result.metrics), result.metrics
     if notebook.stem == '00_jupyter_basics':
@@ -103,4 +110,5 @@ def test_lesson_runs_on_real_format_fixture(stem, tmp_path):
     result = run_notebook(NBS/'lessons'/f'{stem}.ipynb', out_dir=tmp_path, quick=True, offline=True, timeout=600,
                           params={'data_path': str(NBS.parent/'data'/'fixtures'/folder)})
     assert expected <= set(result.metrics), result.metrics
+    assert result.data == 'real', result.data
     assert 'using the bundled synthetic' not in result.executed.read_text(), 'the lesson ignored data_path and used synthetic data'
