@@ -5,7 +5,8 @@ as lesson 02 does), through the same DataLoaders as the lesson, so decoding and 
 cost. A few warm-up batches are not timed; then images/s over the timed batches. Modes:
 
   fp32             plain float32, the baseline
-  course default   what the lessons do: `training_speedups(learn)`: bf16/fp16 mixed precision + channels-last on
+  course default   what the lessons do: `training_speedups(learn)`: mixed precision (bf16 from compute capability
+                   8.0, fp16 below: a T4 only emulates bf16) + channels-last on
                    a GPU, channels-last alone on a CPU (mixed precision doesn't pay there)
 
 On a GPU it also samples nvidia-smi for the GPU's busy % while the timed batches run, and reports how much

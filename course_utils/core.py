@@ -52,7 +52,7 @@ def platform(environ=None, root:Path=Path('/')) -> Platform:
             'Choose Runtime > Change runtime type > GPU for full mode.'))
     if 'KAGGLE_KERNEL_RUN_TYPE' in environ or 'KAGGLE_URL_BASE' in environ:
         return Platform('kaggle', 'Kaggle Notebooks', root/'kaggle'/'working', (
-            'Internet is off. In the notebook\'s Settings panel switch Internet on (it needs a phone-verified '
+            'Internet is off: switch on Settings > Internet in the notebook\'s side panel (it needs a phone-verified '
             'account), then run the lesson again: it installs the course and downloads the real data.',
             'For full mode choose Settings > Accelerator > GPU T4 x2 (the P100 is too old for current PyTorch).'))
     if any(var in environ for var in _PAPERSPACE_VARS):
