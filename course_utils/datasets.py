@@ -7,37 +7,98 @@ Docs: https://course-team.github.io/course-utils/datasets.html.md"""
 # %% ../nbs/04_datasets.ipynb #fce371b0
 from __future__ import annotations
 
+import csv
+import re
+import time
+from dataclasses import dataclass
+from html import escape
 from pathlib import Path
 
 import pandas as pd
 
-from .core import CourseError, online, settings
+from .core import CourseError, online, platform, record_data_source, settings
 from .download import download_images
 from .search import ImageSearchError, search_images
 from . import synth
 
 # %% auto #0
-__all__ = ['IMAGE_SUFFIXES', 'BIRD_FOREST', 'CELEBA_PLACES', 'CAMVID_LAYOUT', 'synthetic_banner', 'binary_labels',
-           'salary_labels', 'check_class_folders', 'bird_forest', 'read_celeba_attributes', 'find_celeba',
-           'celeba_smiling', 'camvid_tiny', 'adult_sample', 'ml_sample', 'read_text_table', 'read_ratings',
-           'read_adult', 'weights_cached', 'pretrained_weights']
+__all__ = ['IMAGE_SUFFIXES', 'BIRD_FOREST', 'BIRD_FOREST_FIX', 'CELEBA_PLACES', 'CELEBA_HF_URL', 'CELEBA_HF_REPO',
+           'CELEBA_FACES_PER_SHARD', 'KAGGLE_CELEBA_HINT', 'CELEBA_FIX', 'CAMVID_LAYOUT', 'ML_LAYOUT', 'RATING_COLUMNS',
+           'SyntheticNotice', 'synthetic_banner', 'binary_labels', 'salary_labels', 'search_terms', 'split_evenly',
+           'search_image_urls', 'check_class_folders', 'bird_forest', 'read_celeba_attributes', 'find_celeba',
+           'celeba_shard_list', 'read_celeba_parquet', 'download_celeba', 'celeba_smiling', 'camvid_tiny',
+           'adult_sample', 'movielens', 'read_text_table', 'read_ratings', 'read_adult', 'weights_cached',
+           'pretrained_weights']
 
 # %% ../nbs/04_datasets.ipynb #274c578e
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.webp', '.gif', '.bmp')
 
 def _offline(offline:bool|None) -> bool: return (not online()) if offline is None else bool(offline)
 
-def synthetic_banner(name:str, why:str='Offline') -> str:
-    "The one-line notice printed when a lesson falls back to synthetic data."
-    line = f"{why}: using the bundled synthetic {name} set — results will differ from the real data."
-    print(line)
-    return line
+def _real(path):
+    "`path`, after noting 'real' as the lesson's data source."
+    record_data_source('real')
+    return path
 
 def _synthetic_dir(name:str, quick:bool) -> Path:
     return settings().data_dir/'synthetic'/f"{name}-{'quick' if quick else 'full'}"
 
 def _images_in(folder:Path) -> list[Path]:
     return [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES] if folder.is_dir() else []
+
+def _short_error(error:BaseException) -> str:
+    "An error as one short line, e.g. 'ConnectionError: connection refused'."
+    lines = str(error).strip().splitlines()
+    return f'{type(error).__name__}: {lines[0][:150]}' if lines else type(error).__name__
+
+# %% ../nbs/04_datasets.ipynb #b435a7b8
+_BOX_STYLE = ('background:#fff3cd; color:#4d3800; border:1px solid #e6a700; border-left:8px solid #e6a700; '
+              'border-radius:4px; padding:10px 14px; margin:8px 0; line-height:1.5')
+
+@dataclass
+class SyntheticNotice:
+    "The warning shown when a lesson uses a synthetic stand-in: an amber box in a notebook, plain text elsewhere."
+    name: str               # the stand-in, e.g. 'bird/forest'
+    why: str                # what happened, e.g. 'Offline' or 'CelebA download failed'
+    fix: str                # what to do to get the real data
+    reason: str|None=None   # the error behind `why`, when there was one
+
+    def lines(self) -> list[tuple[str, str]]:
+        "(label, text) pairs, one per line of the notice."
+        return [(self.why, f'using the bundled synthetic {self.name} set instead of the real data.'),
+                *([('Reason', self.reason)] if self.reason else []),
+                ('Results will differ', 'numbers measured on this stand-in show that the code runs and learns, '
+                                        'not what the real data would give.'),
+                ('To get the real data', self.fix)]
+
+    def __repr__(self):
+        return '\n'.join([f'*** SYNTHETIC DATA: not the real {self.name} data ***', *(f'{k}: {v}' for k, v in self.lines())])
+
+    def _repr_html_(self):
+        heading = f'&#9888; Synthetic data: these results are not from the real {escape(self.name)} data'
+        rows = ''.join(f'<div><b>{escape(k)}:</b> {escape(v)}</div>' for k, v in self.lines())
+        return (f'<div role="alert" style="{_BOX_STYLE}">'
+                f'<div style="font-weight:bold; font-size:1.15em; margin-bottom:4px">{heading}</div>{rows}</div>')
+
+# %% ../nbs/04_datasets.ipynb #073bea53
+def _show(obj):
+    "Display `obj` richly in a notebook; elsewhere IPython's `display` prints its text."
+    try: from IPython.display import display
+    except ImportError: return print(repr(obj))
+    display(obj)
+
+_GET_REAL_DATA = 'connect to the internet and run the cell again, or pass data_path=... to your own copy.'
+
+def synthetic_banner(name:str,              # the stand-in, e.g. 'bird/forest'
+                     why:str='Offline',     # what happened
+                     reason:str|None=None,  # the error behind it, if any
+                     fix:str=_GET_REAL_DATA,# what to do to get the real data
+                    ) -> SyntheticNotice:
+    "Show the synthetic-data warning, and note 'synthetic' as the data source beside the lesson's metrics."
+    notice = SyntheticNotice(name, why, fix, reason)
+    _show(notice)
+    record_data_source('synthetic')
+    return notice
 
 # %% ../nbs/04_datasets.ipynb #9fcead76
 _TRUE_WORDS, _FALSE_WORDS = {'1', 'true', 'yes', 'y', 't'}, {'-1', '0', 'false', 'no', 'n', 'f'}
@@ -56,8 +117,44 @@ def salary_labels(values) -> pd.Series:
     return pd.Series(pd.NA, index=text.index, dtype='object').mask(high, '>=50k').mask(low, '<50k')
 
 # %% ../nbs/04_datasets.ipynb #d4908eac
-BIRD_FOREST = {'bird': 'bird photos', 'forest': 'forest photos'}
+BIRD_FOREST = {'bird': ('bird photos', 'bird in the wild', 'flying bird photo'),
+               'forest': ('forest photos', 'forest landscape', 'trees in a forest photo')}
 
+def search_terms(categories:dict) -> dict[str, tuple[str, ...]]:
+    "{folder name: phrasings} from {folder name: one search term, or a list of them}."
+    return {label: (terms,) if isinstance(terms, str) else tuple(terms) for label, terms in categories.items()}
+
+# %% ../nbs/04_datasets.ipynb #015bc40e
+def split_evenly(total:int, parts:int) -> list[int]:
+    "`total` split into `parts` whole numbers that differ by at most one, the larger ones first."
+    return [total // parts + (i < total % parts) for i in range(parts)]
+
+# %% ../nbs/04_datasets.ipynb #fe7c24b8
+def search_image_urls(categories:dict,       # {folder name: search term, or a list of phrasings}
+                      n_per_class:int,       # images wanted per category, split across its phrasings
+                      pause:float|None=None, # seconds between two searches (default: search_pause setting)
+                      search=None,           # the search function (default: `search_images`); tests pass a fake
+                      sleep=None,            # how to wait (default: time.sleep); tests pass a fake
+                     ) -> dict[str, list[str]]:
+    "Image URLs for each category from all its phrasings, pausing between searches; no URL is used twice."
+    pause = settings().search_pause if pause is None else pause
+    search, sleep = search or search_images, sleep or time.sleep
+    found, seen, searches, failure = {}, set(), 0, None
+    for label, phrasings in search_terms(categories).items():
+        found[label] = []
+        for term, share in zip(phrasings, split_evenly(n_per_class, len(phrasings))):
+            if not share: continue
+            if searches: sleep(pause)
+            searches += 1
+            print(f'Searching for {term!r} ...')
+            try: urls = search(term, max_images=share)
+            except ImageSearchError as e: failure = e; continue   # another phrasing may still work
+            found[label] += [url for url in urls if url not in seen]
+            seen.update(urls)
+        if not found[label]: raise failure or ImageSearchError(f"no images found for {label!r}: try other search terms.")
+    return found
+
+# %% ../nbs/04_datasets.ipynb #4aa15a48
 def check_class_folders(path:Path, min_classes:int=2) -> Path:
     "`path` if it holds at least `min_classes` subfolders with images in them; a `CourseError` saying what's wrong otherwise."
     path = Path(path).expanduser()
@@ -69,32 +166,35 @@ def check_class_folders(path:Path, min_classes:int=2) -> Path:
     return path
 
 def _search_and_download(dest:Path, categories:dict, per_class:int, max_size:int) -> Path:
-    for label, term in categories.items():
-        print(f'Searching for {term!r} ...')
-        download_images(search_images(term, max_images=per_class), dest/label, max_size=max_size)
+    for label, urls in search_image_urls(categories, per_class).items():
+        download_images(urls, dest/label, max_size=max_size)
     return dest
 
 # %% ../nbs/04_datasets.ipynb #e96fd450
+BIRD_FOREST_FIX = ('run the cell again with internet (if the search engine was busy, wait a few minutes first; on Kaggle, '
+                   'switch Settings > Internet on), or pass data_path=... to a folder with one subfolder of photos per category.')
+
 def bird_forest(data_path=None,          # your own folder with one subfolder of images per category
                 offline:bool|None=None,  # True: use synthetic images; None: detect
                 quick:bool=False,        # a smaller set (synthetic or downloaded)
-                categories:dict|None=None, # {folder name: search term}; default bird and forest photos
+                categories:dict|None=None, # {folder name: search term or list of phrasings}; default: bird and forest
                 n_per_class:int|None=None, # images per category (default: images_per_class setting; 40 in quick mode)
                 max_size:int=400,        # longest side of downloaded images
                 seed:int=42,             # for the synthetic set
                ) -> Path:
     "A folder with one subfolder of images per category: yours, downloaded, or synthetic."
-    if data_path is not None: return check_class_folders(data_path)
+    if data_path is not None: return _real(check_class_folders(data_path))
     categories = categories or BIRD_FOREST
     n_per_class = n_per_class or (40 if quick else settings().images_per_class)
+    why, reason = 'Offline', None
     if not _offline(offline):
-        try: return check_class_folders(_search_and_download(settings().data_dir/'-'.join(categories), categories, n_per_class, max_size))
-        except (ImageSearchError, CourseError) as e: why = f'Image search failed ({e})'
-    else: why = 'Offline'
+        dest = settings().data_dir/'-'.join(categories)
+        try: return _real(check_class_folders(_search_and_download(dest, categories, n_per_class, max_size)))
+        except (ImageSearchError, CourseError) as e: why, reason = 'Image search failed', str(e)
     if set(categories) != set(BIRD_FOREST):
-        raise CourseError(f"{why}, and there is synthetic data only for bird/forest. Put your images in one folder per "
-                          "category and pass data_path=...")
-    synthetic_banner('bird/forest', why.split(' (')[0])
+        raise CourseError(f"{why}{f' ({reason})' if reason else ''}, and there is synthetic data only for bird/forest. "
+                          "Put your images in one folder per category and pass data_path=...")
+    synthetic_banner('bird/forest', why, reason, BIRD_FOREST_FIX)
     return synth.synth_bird_forest(_synthetic_dir('bird_forest', quick), n_per_class=n_per_class, size=96 if quick else 160, seed=seed)
 
 # %% ../nbs/04_datasets.ipynb #7a75e48a
@@ -137,16 +237,158 @@ def _celeba_table(attr_file:Path, image_dir:Path, n:int, seed:int, attribute:str
     table = table.loc[picked].reset_index(drop=True)
     return pd.DataFrame({'File_name': table['image_id'], attribute: table[attribute]})
 
-def _download_celeba(root:Path) -> tuple[Path, Path] | None:
-    try:
-        from torchvision.datasets import CelebA
-        CelebA(root, split='all', target_type='attr', download=True)
-        return find_celeba(root)
+
+# %% ../nbs/04_datasets.ipynb #43a6880a
+# What we rely on in huggan/CelebA-faces-with-attributes, and where we found it:
+# - Files: data/train-00000-of-00132.parquet ... data/train-00131-of-00132.parquet, 10.5-10.7 MB each (the repo's
+#   file list on huggingface.co), ~1,535 faces each (202,599 / 132). The Hub API lists them with their sizes:
+#   GET /api/datasets/<repo>/tree/main/data -> [{"type": "file", "path": "data/train-...parquet", "size": ...,
+#   "lfs": {"size": ...}}, ...] (huggingface.js ListFileEntry docs); a file downloads from
+#   /datasets/<repo>/resolve/main/<path>.
+# - Columns (the repo's dataset_infos.json): image (an Image feature, stored in Parquet as a struct {bytes, path}),
+#   label (int64, a leftover class label), image_id (string, the original file name), then the 40 attributes,
+#   named as in list_attr_celeba (5_o_Clock_Shadow ... Young), as int64 -1/1.
+# - A few shards (11 and 20, reported in public code that reads them) are cut short at the source, with no
+#   Parquet footer: we skip a shard that can't be read and take the next one.
+CELEBA_HF_URL = 'https://huggingface.co'   # tests point this at a server on 127.0.0.1
+CELEBA_HF_REPO = 'huggan/CelebA-faces-with-attributes'
+CELEBA_FACES_PER_SHARD = 1535
+
+# %% ../nbs/04_datasets.ipynb #c4c45089
+def celeba_shard_list() -> list[dict]:
+    "The CelebA Parquet shards on the Hub, in order, each as {'name', 'url', 'size'} (size in bytes, 0 if unknown)."
+    import requests
+    api = f'{CELEBA_HF_URL}/api/datasets/{CELEBA_HF_REPO}/tree/main/data'
+    response = requests.get(api, timeout=settings().download_timeout)
+    response.raise_for_status()
+    entries = [e for e in response.json() if isinstance(e, dict) and str(e.get('path', '')).endswith('.parquet')]
+    if not entries: raise CourseError(f'{api} lists no Parquet files: the dataset has moved or changed.')
+    return [{'name': Path(e['path']).name, 'url': f"{CELEBA_HF_URL}/datasets/{CELEBA_HF_REPO}/resolve/main/{e['path']}",
+             'size': int((e.get('lfs') or {}).get('size') or e.get('size') or 0)} for e in sorted(entries, key=lambda e: e['path'])]
+
+# %% ../nbs/04_datasets.ipynb #7f2aa809
+_SAFE_NAME = re.compile(r'^\w[\w.-]*$')
+
+def _image_name(image_id, image, stem:str, row:int) -> str:
+    "A safe file name: the shard's image_id, else the image's own path, else one made from the shard and row."
+    for name in (image_id, image.get('path') if isinstance(image, dict) else None):
+        name = Path(str(name)).name if name else ''
+        if _SAFE_NAME.match(name): return name if name.lower().endswith(IMAGE_SUFFIXES) else name + '.jpg'
+    return f'{stem}-{row:05d}.jpg'
+
+def read_celeba_parquet(path:Path) -> pd.DataFrame:
+    "A Hub CelebA shard as a table: `image_id`, `image` (the JPEG bytes) and the attribute columns as stored (-1/1)."
+    import pyarrow.parquet as pq
+    path = Path(path)
+    try: table = pq.read_table(path)
     except Exception as e:
-        print(f'CelebA download failed ({type(e).__name__}: {str(e)[:100]}).')
-        return None
+        raise CourseError(f"{path.name} is not a readable Parquet file ({_short_error(e)}): it is damaged or was cut short.") from None
+    attributes = [a for a in synth.CELEBA_ATTRIBUTES if a in table.column_names]
+    if 'image' not in table.column_names or not attributes:
+        raise CourseError(f"{path.name} has the columns {', '.join(table.column_names[:6])}..., not CelebA's image and attributes.")
+    images = table.column('image').to_pylist()
+    ids = table.column('image_id').to_pylist() if 'image_id' in table.column_names else [None] * len(images)
+    names = [_image_name(i, image, path.stem, row) for row, (i, image) in enumerate(zip(ids, images))]
+    data = [image.get('bytes') if isinstance(image, dict) else image for image in images]
+    return pd.concat([pd.DataFrame({'image_id': names, 'image': data}), table.select(attributes).to_pandas()], axis=1)
+
+# %% ../nbs/04_datasets.ipynb #35d4e746
+def _write_atomically(target:Path, data:bytes):
+    "Write `data` under a temporary name, then rename it, so `target` is never half written."
+    part = target.with_name(target.name + '.part')
+    part.write_bytes(data)
+    part.replace(target)
+
+def _shards_folder(root:Path) -> Path: return Path(root)/'.shards'
+
+def _converted_shards(root:Path) -> dict[str, int]:
+    "{shard name: faces} for the shards already converted (each has its own attribute table in .shards/)."
+    return {p.stem: len(p.read_text().splitlines()) - 1 for p in sorted(_shards_folder(root).glob('*.csv'))}
+
+def _convert_shard(parquet:Path, root:Path) -> int:
+    "Write a downloaded shard's faces to img_align_celeba/ and its attributes to .shards/<name>.csv; the number of faces."
+    faces = read_celeba_parquet(parquet)
+    faces = faces[faces['image'].map(lambda data: isinstance(data, bytes) and len(data) > 0)]
+    images = Path(root)/'img_align_celeba'
+    images.mkdir(parents=True, exist_ok=True)
+    for name, data in zip(faces['image_id'], faces['image']): _write_atomically(images/name, data)
+    _write_atomically(_shards_folder(root)/f'{parquet.stem}.csv', faces.drop(columns='image').to_csv(index=False).encode())
+    return len(faces)
+
+def _write_attribute_table(root:Path):
+    "list_attr_celeba.csv with the rows of every converted shard, in shard order."
+    tables = [pd.read_csv(p) for p in sorted(_shards_folder(root).glob('*.csv'))]
+    if tables: _write_atomically(Path(root)/'list_attr_celeba.csv', pd.concat(tables).to_csv(index=False).encode())
+
+# %% ../nbs/04_datasets.ipynb #221892aa
+def _fetch_file(url:str, target:Path) -> Path:
+    "Download `url` to `target` under a temporary name first, so an interrupted download never leaves half a file."
+    import requests
+    part = target.with_name(target.name + '.part')
+    with requests.get(url, stream=True, timeout=settings().download_timeout) as response:
+        response.raise_for_status()
+        expected = 0 if 'Content-Encoding' in response.headers else int(response.headers.get('Content-Length') or 0)
+        with open(part, 'wb') as f:
+            for chunk in response.iter_content(2**20): f.write(chunk)
+    if expected and part.stat().st_size != expected:
+        raise ConnectionError(f'{url} stopped after {part.stat().st_size:,} of {expected:,} bytes; run the cell again to resume.')
+    return part.replace(target)
+
+def _fetch_and_convert(shard:dict, root:Path) -> int:
+    "Download one shard and convert it; 0 (and a note) for a shard that is damaged at the source."
+    parquet = _fetch_file(shard['url'], _shards_folder(root)/shard['name'])
+    try: return _convert_shard(parquet, root)
+    except CourseError as e:
+        print(f"Skipping {shard['name']}: {e}")
+        (_shards_folder(root)/f'{parquet.stem}.damaged').touch()   # so that no later run fetches it again
+        return 0
+    finally: parquet.unlink(missing_ok=True)
+
+def _megabytes(n_bytes:int) -> str:
+    "About how many MB, to two significant figures: '150', '11', '0.3'."
+    mb = n_bytes / 1e6
+    return f'{float(f"{mb:.2g}"):,.0f}' if mb >= 10 else f'{mb:.1f}'
+
+# %% ../nbs/04_datasets.ipynb #c5b097fd
+def download_celeba(root:Path, # the folder to fill with img_align_celeba/ and list_attr_celeba.csv
+                    n:int,     # how many faces are wanted
+                   ) -> tuple[Path, Path]:
+    "(attribute file, image folder) after fetching CelebA shard by shard from the Hugging Face Hub until `root` holds `n` faces."
+    from fastprogress.fastprogress import progress_bar
+    root = Path(root)
+    _shards_folder(root).mkdir(parents=True, exist_ok=True)
+    have = sum(_converted_shards(root).values())
+    if have < n:
+        skip = set(_converted_shards(root)) | {p.stem for p in _shards_folder(root).glob('*.damaged')}
+        todo = [s for s in celeba_shard_list() if Path(s['name']).stem not in skip]
+        while have < n and todo:   # a second round only when a shard was damaged
+            count = -(-(n - have) // CELEBA_FACES_PER_SHARD)
+            batch, todo = todo[:count], todo[count:]
+            print(f"CelebA from the Hugging Face Hub: ~{len(batch)} shard{'s' * (len(batch) != 1)}, "
+                  f"~{_megabytes(sum(s['size'] for s in batch))} MB for {n:,} faces"
+                  + (f' ({have:,} already downloaded).' if have else '.'))
+            for shard in progress_bar(batch): have += _fetch_and_convert(shard, root)
+        if have < n: print(f'Only {have:,} faces could be downloaded; using those.')
+    _write_attribute_table(root)
+    found = find_celeba(root)
+    if not found: raise CourseError(f'none of the CelebA shards from {CELEBA_HF_URL} could be read.')
+    return found
 
 # %% ../nbs/04_datasets.ipynb #0b40b208
+KAGGLE_CELEBA_HINT = ("On Kaggle you can skip this download: in the notebook's side panel choose Add Input > Datasets, "
+                      'search for "celeba-dataset" (by jessicali9530) and add it. It appears under '
+                      '/kaggle/input/celeba-dataset, where this lesson finds it.')
+CELEBA_FIX = ('run the lesson with internet to download CelebA from the Hugging Face Hub (about 10 MB per 1,500 faces), '
+              'attach Kaggle\'s "celeba-dataset" input, or pass data_path=... to your own copy.')
+
+def _local_celeba(data_path) -> tuple[Path, Path] | None:
+    "Your copy when you gave `data_path` (a `CourseError` when it isn't one), else the platform's copy, if any."
+    if data_path is None: return next(filter(None, map(find_celeba, CELEBA_PLACES)), None)
+    found = find_celeba(Path(data_path).expanduser())
+    if not found: raise CourseError(f"no CelebA copy in data_path {data_path}: expected list_attr_celeba.csv (or .txt) "
+                                    "and the image files it names, e.g. img_align_celeba/000001.jpg.")
+    return found
+
 def celeba_smiling(n:int=20000,            # how many faces to use
                    data_path=None,         # your CelebA copy: a folder with the images and list_attr_celeba.csv/.txt
                    offline:bool|None=None, # True: synthetic faces; None: detect
@@ -156,39 +398,39 @@ def celeba_smiling(n:int=20000,            # how many faces to use
                   ) -> tuple[Path, pd.DataFrame]:
     "(image folder, table with File_name and a 0/1 attribute column) from your copy, the platform's, a download or synthetic faces."
     n = min(n, 2000) if quick else n
-    if data_path is not None:
-        found = find_celeba(Path(data_path).expanduser())
-        if not found: raise CourseError(f"no CelebA copy in data_path {data_path}: expected list_attr_celeba.csv (or .txt) "
-                                        "and the image files it names, e.g. img_align_celeba/000001.jpg.")
-    else:
-        found = next(filter(None, map(find_celeba, CELEBA_PLACES)), None)
-        if not found and not _offline(offline): found = _download_celeba(settings().data_dir/'celeba')
-    if found: return found[1], _celeba_table(*found, n=n, seed=seed, attribute=attribute)
-    synthetic_banner('smiling-faces', 'Offline' if _offline(offline) else 'CelebA unavailable')
+    found, why, reason = _local_celeba(data_path), 'Offline', None
+    if not found and platform().name == 'kaggle': print(KAGGLE_CELEBA_HINT)
+    if not found and not _offline(offline):
+        try: found = download_celeba(settings().data_dir/'celeba', n)
+        except Exception as e: why, reason = 'CelebA download failed', _short_error(e)
+    elif not found: found = find_celeba(settings().data_dir/'celeba')   # downloaded on an earlier, online run
+    if found: return _real(found[1]), _celeba_table(*found, n=n, seed=seed, attribute=attribute)
+    synthetic_banner('smiling-faces', why, reason, CELEBA_FIX)
     dest = synth.synth_faces(_synthetic_dir('celeba', quick), n=n if quick else min(n, 3000), size=48 if quick else 128, seed=seed)
     return dest/'img_align_celeba', _celeba_table(dest/'list_attr_celeba.csv', dest/'img_align_celeba', n, seed, attribute)
 
 # %% ../nbs/04_datasets.ipynb #810cdb3e
-def _require(path:Path, needed:list[str], name:str, layout:str) -> Path:
+def _require(path:Path, needed:list, name:str, layout:str) -> Path:
+    "`path` if it holds each file in `needed` (a tuple there means any one of them); a `CourseError` naming what's missing."
     path = Path(path).expanduser()
-    missing = [f for f in needed if not (path/f).exists()]
+    options = [(f,) if isinstance(f, str) else tuple(f) for f in needed]
+    missing = [' or '.join(o) for o in options if not any((path/f).exists() for f in o)]
     if missing: raise CourseError(f"data_path {path} is not a {name} copy: missing {', '.join(missing)}. Expected layout: {layout}.")
     return path
 
-def _untar(name:str) -> Path | None:
-    "Download a fastai sample dataset, or None (with a one-line reason) if that fails."
-    try:
-        from fastai.data.external import URLs, untar_data
-        return untar_data(getattr(URLs, name))
-    except Exception as e:
-        print(f'Download of {name} failed ({type(e).__name__}: {str(e)[:100]}).')
-        return None
+def _untar(name:str) -> Path:
+    "Download (once) and unpack fastai's dataset `URLs.<name>`."
+    from fastai.data.external import URLs, untar_data
+    return untar_data(getattr(URLs, name))
 
-def _fastai_sample(name:str, data_path, offline, needed, layout, make_synthetic) -> Path:
-    if data_path is not None: return _require(data_path, needed, name, layout)
-    path = None if _offline(offline) else _untar(name)
-    if path is not None: return path
-    synthetic_banner(name, 'Offline' if _offline(offline) else 'Download failed')
+def _fastai_sample(name:str, title:str, data_path, offline, needed, layout, make_synthetic) -> Path:
+    if data_path is not None: return _real(_require(data_path, needed, title, layout))
+    why, reason = 'Offline', None
+    if not _offline(offline):
+        try: return _real(_untar(name))
+        except Exception as e: why, reason = f'Download of {title} failed', _short_error(e)
+    synthetic_banner(title, why, reason, f'run the lesson with internet so fastai can download it (URLs.{name}), '
+                                         f'or pass data_path=... to your own copy ({layout}).')
     return make_synthetic()
 
 # %% ../nbs/04_datasets.ipynb #5b1bb6ea
@@ -198,19 +440,27 @@ def camvid_tiny(data_path=None, offline:bool|None=None, quick:bool=False, seed:i
     "A CamVid-tiny folder (images/, labels/<stem>_P.png, codes.txt): yours, downloaded, or synthetic street scenes."
     make = lambda: synth.synth_camvid(_synthetic_dir('camvid_tiny', quick), n=80 if quick else 100,
                                       size=(96, 128) if quick else (192, 256), seed=seed)
-    return _fastai_sample('CAMVID_TINY', data_path, offline, ['images', 'labels', 'codes.txt'], CAMVID_LAYOUT, make)
+    return _fastai_sample('CAMVID_TINY', 'CamVid-tiny', data_path, offline, ['images', 'labels', 'codes.txt'], CAMVID_LAYOUT, make)
 
 def adult_sample(data_path=None, offline:bool|None=None, quick:bool=False, seed:int=42) -> Path:
     "A folder with adult.csv (the census table): yours, downloaded, or synthetic. Read it with `read_adult`."
     if data_path is not None and Path(data_path).expanduser().is_file(): data_path = Path(data_path).expanduser().parent
     make = lambda: synth.synth_adult(_synthetic_dir('adult', quick), n=5000 if quick else 20000, seed=seed)
-    return _fastai_sample('ADULT_SAMPLE', data_path, offline, ['adult.csv'], 'adult.csv with the census columns', make)
+    return _fastai_sample('ADULT_SAMPLE', 'Adult census', data_path, offline, ['adult.csv'], 'adult.csv with the census columns', make)
 
-def ml_sample(data_path=None, offline:bool|None=None, quick:bool=False, seed:int=42) -> Path:
-    "A folder with ratings.csv (and maybe movies.csv): yours, downloaded, or synthetic. Read with `read_ratings`."
+# %% ../nbs/04_datasets.ipynb #7c2bbc5c
+ML_LAYOUT = ("MovieLens 100k's u.data (user id, item id, rating, timestamp; tab-separated) with u.item for the titles, "
+             "or ratings.csv (userId,movieId,rating,timestamp) with movies.csv")
+
+def movielens(data_path=None,         # your MovieLens folder: u.data (+ u.item) or ratings.csv (+ movies.csv)
+              offline:bool|None=None, # True: synthetic ratings; None: detect
+              quick:bool=False,       # a smaller synthetic set
+              seed:int=42,            # for the synthetic set
+             ) -> Path:
+    "A MovieLens folder with titles: yours, MovieLens 100k (downloaded by fastai), or synthetic. Read it with `read_ratings`."
     sizes = dict(n_users=100, n_movies=200, n_ratings=5000) if quick else dict(n_users=600, n_movies=1000, n_ratings=60000)
     make = lambda: synth.synth_movielens(_synthetic_dir('movielens', quick), seed=seed, **sizes)
-    return _fastai_sample('ML_SAMPLE', data_path, offline, ['ratings.csv'], 'ratings.csv (userId,movieId,rating,timestamp), optional movies.csv', make)
+    return _fastai_sample('ML_100k', 'MovieLens', data_path, offline, [('ratings.csv', 'u.data')], ML_LAYOUT, make)
 
 # %% ../nbs/04_datasets.ipynb #a8dfd17b
 def read_text_table(path:Path, **kwargs) -> pd.DataFrame:
@@ -218,16 +468,35 @@ def read_text_table(path:Path, **kwargs) -> pd.DataFrame:
     try: return pd.read_csv(path, encoding='utf-8', **kwargs)
     except UnicodeDecodeError: return pd.read_csv(path, encoding='latin-1', **kwargs)
 
-def read_ratings(folder:Path) -> pd.DataFrame:
-    "MovieLens ratings (userId, movieId, rating, timestamp), with movie titles joined in when movies.csv exists."
-    folder = Path(folder)
-    ratings = read_text_table(folder/'ratings.csv')
-    missing = {'userId', 'movieId', 'rating'} - set(ratings.columns)
-    if missing: raise CourseError(f"{folder/'ratings.csv'} lacks the column(s) {', '.join(sorted(missing))}.")
-    if (folder/'movies.csv').exists():
-        movies = read_text_table(folder/'movies.csv')[['movieId', 'title']]
-        ratings = ratings.merge(movies, on='movieId', how='left')
+# %% ../nbs/04_datasets.ipynb #0e51e06a
+RATING_COLUMNS = ['userId', 'movieId', 'rating', 'timestamp']
+
+def _read_ml100k(folder:Path) -> pd.DataFrame:
+    "MovieLens 100k's u.data with the titles from u.item joined in, when u.item is there."
+    ratings = pd.read_csv(folder/'u.data', sep='\t', header=None)
+    if ratings.shape[1] != 4 or any(kind not in 'iuf' for kind in ratings.dtypes.map(lambda t: t.kind)):
+        raise CourseError(f"{folder/'u.data'} should hold four tab-separated numbers per line: user id, item id, rating, timestamp.")
+    ratings.columns = RATING_COLUMNS
+    if (folder/'u.item').exists():
+        movies = pd.read_csv(folder/'u.item', sep='|', header=None, encoding='latin-1', quoting=csv.QUOTE_NONE, usecols=[0, 1])
+        ratings = ratings.merge(movies.set_axis(['movieId', 'title'], axis=1), on='movieId', how='left')
     return ratings
+
+# %% ../nbs/04_datasets.ipynb #4ba88b59
+def read_ratings(folder:Path, # a MovieLens folder: ratings.csv (+ movies.csv) or u.data (+ u.item)
+                ) -> pd.DataFrame:
+    "Ratings with one row per (user, movie): userId, movieId, rating, timestamp, and the title when the folder has titles."
+    folder = Path(folder)
+    if not (folder/'ratings.csv').exists() and not (folder/'u.data').exists():
+        raise CourseError(f"{folder} has neither ratings.csv nor u.data, so it is not a MovieLens folder. Expected: {ML_LAYOUT}.")
+    if not (folder/'ratings.csv').exists(): ratings = _read_ml100k(folder)
+    else:
+        ratings = read_text_table(folder/'ratings.csv')
+        missing = {'userId', 'movieId', 'rating'} - set(ratings.columns)
+        if missing: raise CourseError(f"{folder/'ratings.csv'} lacks the column(s) {', '.join(sorted(missing))}.")
+        if (folder/'movies.csv').exists():
+            ratings = ratings.merge(read_text_table(folder/'movies.csv')[['movieId', 'title']], on='movieId', how='left')
+    return ratings.assign(rating=ratings['rating'].astype(float))
 
 # %% ../nbs/04_datasets.ipynb #601fcb69
 def read_adult(path:Path) -> pd.DataFrame:

@@ -54,7 +54,7 @@ def small_unet(n_out:int, img_size:tuple, widths=(16, 32, 64, 128)):
     encoder = nn.Sequential(*list(small_cnn(widths=widths).children())[:len(widths)])
     return DynamicUnet(encoder, n_out, img_size)
 
-# %% ../nbs/05_vision.ipynb #6b09e2e5
+# %% ../nbs/05_vision.ipynb #b7055426
 QUICK_SEGMENTATION_PIXELS = 96 * 128
 
 def segmentation_size(height:int, width:int,  # the size of the dataset's images

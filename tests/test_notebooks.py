@@ -100,7 +100,7 @@ FIXTURE_RUNS = {
     '02_smiling_faces': ('celeba_txt', {'error_rate', 'test_error_rate', 'baseline_error_rate'}),  # -1/1 .txt, 2 header lines
     '03_segmentation': ('camvid', {'pixel_accuracy', 'mean_iou'}),                                  # labels/<stem>_P.png
     '04_tabular': ('adult_uci', {'accuracy', 'baseline_accuracy'}),        # '?' values, '>50K'/'<=50K.' labels, 'income'
-    '05_collab': ('movielens', {'valid_mse', 'baseline_mse'}),             # CRLF ratings, Latin-1 titles
+    '05_collab': ('ml100k', {'valid_mse', 'baseline_mse'}),   # MovieLens 100k's u.data + Latin-1 u.item (ratings.csv: test_datasets)
 }
 
 
