@@ -78,18 +78,21 @@ def _set_answer(question:Question, box, answer):
     elif question.kind == 'true_false': box.value = 'True' if answer else 'False'
     else: box.value = answer if question.kind == 'choice' else str(answer)
 
+# %% ../nbs/11_quiz_ui.ipynb #e6a2e681
+def _style_for(widget_class) -> 'ipywidgets.Style':
+    "A new style object of the kind `widget_class` takes: its own in ipywidgets 8 (`HTMLStyle`, ...), `DescriptionStyle` in 7."
+    return widget_class.class_traits()['style'].klass()
+
 # %% ../nbs/11_quiz_ui.ipynb #d1ada90a
 class SharedLooks:
     "Layout and style objects shared by every card of a form (one object per look, not one per widget)."
     def __init__(self):
         import ipywidgets as widgets
-        from ipywidgets.widgets.widget_bool import CheckboxStyle
-        from ipywidgets.widgets.widget_description import DescriptionStyle
-        from ipywidgets.widgets.widget_string import HTMLStyle, TextStyle
         self.plain, self.wide = widgets.Layout(), widgets.Layout(width='min(100%, 48em)')
         self.card = widgets.Layout(border='1px solid #d0d7de', padding='6px 10px', margin='0 0 10px 0')
-        self.button_style, self.html_style, self.text_style = widgets.ButtonStyle(), HTMLStyle(), TextStyle()
-        self.description_style, self.checkbox_style = DescriptionStyle(), CheckboxStyle()
+        self.button_style, self.html_style = _style_for(widgets.Button), _style_for(widgets.HTML)
+        self.text_style, self.description_style = _style_for(widgets.Textarea), _style_for(widgets.RadioButtons)
+        self.checkbox_style = _style_for(widgets.Checkbox)
 
     def button(self, description:str, **kwargs):
         import ipywidgets as widgets
@@ -192,6 +195,14 @@ class QuestionCard:
 def _model_answer_text(question:Question) -> str:
     return f'**Answer:** {question.model_answer.strip()}\n\n*Why:* {question.explanation.strip()}'
 
+# %% ../nbs/11_quiz_ui.ipynb #be388e94
+def _widget_bundle(widget, **kwargs) -> dict:
+    "What a notebook shows for `widget`: its own `_repr_mimebundle_` (ipywidgets 8), or the record ipywidgets 7 displays."
+    if hasattr(widget, '_repr_mimebundle_'): return widget._repr_mimebundle_(**kwargs)
+    text = repr(widget)
+    return {'text/plain': text[:110] + '…' * (len(text) > 110),
+            'application/vnd.jupyter.widget-view+json': {'version_major': 2, 'version_minor': 0, 'model_id': widget._model_id}}
+
 # %% ../nbs/11_quiz_ui.ipynb #d4b0f895
 class QuizForm:
     "An interactive questionnaire: one card per question, a running score, every check saved to `progress`."
@@ -235,7 +246,7 @@ class QuizForm:
         if self.progress_note: text += f'<br><span style="color:#cf222e">{escape(self.progress_note)}</span>'
         self.score.value = text
 
-    def _repr_mimebundle_(self, **kwargs): return self.widget._repr_mimebundle_(**kwargs)
+    def _repr_mimebundle_(self, **kwargs): return _widget_bundle(self.widget, **kwargs)
 
 # %% ../nbs/11_quiz_ui.ipynb #683c3067
 def nothing_due_message(progress:Progress|None) -> str:

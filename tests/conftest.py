@@ -28,6 +28,8 @@ def pytest_configure(config):
     # pytest -n 2 runs two notebooks at once on a 2-core machine: one thread each. Two multi-threaded PyTorch
     # processes on two cores spin-wait on each other, which made small-model cells 10-40x slower (measured).
     os.environ.setdefault('OMP_NUM_THREADS', '1')
+    config.addinivalue_line('markers', "package_index: uses the package index (PyPI) like a learner's install; "
+                                       "COURSE_SKIP_INDEX_TESTS=1 skips it offline")
 
 
 def _is_loopback(address) -> bool:
