@@ -44,7 +44,23 @@ def good_images() -> dict:
     }
 
 
-class ImageServer:
+class LoopbackServer:
+    "An HTTP server on 127.0.0.1 (a free port) serving `self._handler()`'s class from a thread; a context manager."
+    def _start_server(self):
+        self.server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), self._handler())
+        self.server.daemon_threads = True
+        self.base = f'http://127.0.0.1:{self.server.server_address[1]}'
+
+    def __enter__(self):
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class ImageServer(LoopbackServer):
     "Serves `good_images()` plus the hostile paths handled in `Handler`; use as a context manager."
     def __init__(self):
         self.pages = good_images()
@@ -55,19 +71,9 @@ class ImageServer:
         self.pages['/bad/empty.jpg'] = ('image/jpeg', b'')
         self.pages['/bad/bomb.png'] = ('image/png', encode(Image.new('1', (20000, 20000)), 'PNG'))
         self.requests = 0
-        self.server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), self._handler())
-        self.server.daemon_threads = True
-        self.base = f'http://127.0.0.1:{self.server.server_address[1]}'
+        self._start_server()
 
     def url(self, path): return self.base + path
-
-    def __enter__(self):
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
 
     def _handler(self):
         owner = self

@@ -4,7 +4,6 @@ import hashlib
 import http.server
 import io
 import json
-import threading
 import time
 from collections import Counter
 
@@ -15,6 +14,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from conftest import REPO
+from image_server import LoopbackServer
 from course_utils.core import CourseError
 from course_utils import datasets
 from course_utils.datasets import (BIRD_FOREST, CELEBA_HF_REPO, SyntheticNotice, adult_sample, binary_labels, bird_forest,
@@ -345,21 +345,11 @@ HF_SHARDS = sorted((FIXTURES/'celeba_hf'/'data').glob('*.parquet'))   # 3 shards
 MAX_HUB_REQUESTS = 50
 
 
-class HubServer:
+class HubServer(LoopbackServer):
     "The two Hub addresses `download_celeba` uses (the shard list and the files, behind a redirect), on 127.0.0.1."
     def __init__(self, shards:dict, cut=(), broken_list=False):
         self.shards, self.cut, self.broken_list, self.hits = shards, set(cut), broken_list, Counter()
-        self.server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), self._handler())
-        self.server.daemon_threads = True
-        self.base = f'http://127.0.0.1:{self.server.server_address[1]}'
-
-    def __enter__(self):
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
+        self._start_server()
 
     @property
     def downloads(self) -> int: return sum(n for path, n in self.hits.items() if path.startswith('/cdn/'))
