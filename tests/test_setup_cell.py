@@ -90,4 +90,4 @@ def test_setup_cell_installs_nothing_when_the_course_is_there(tmp_path):
 def test_failed_install_says_what_to_do(tmp_path):
     done = _run_cell('other', _fake_pip(tmp_path, exit_code=1), isolated=True)
     assert done.returncode != 0
-    assert 'Could not install the course' in done.stderr and 'Settings > Internet' in done.stderr
+    assert 'Could not install the course' in done.stderr and 'Settings > Internet' in done.stderr and 'T4 x2' in done.stderr

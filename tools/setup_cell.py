@@ -37,7 +37,8 @@ if importlib.util.find_spec('course_utils') is None:
     print('Installing the course for this session ...')
     if subprocess.run([sys.executable, '-m', 'pip', 'install', '-q', COURSE_PACKAGE]).returncode:
         raise RuntimeError('Could not install the course (see the pip messages above). No internet? On Kaggle, switch '
-                           'on Settings > Internet (it needs a phone-verified account), then run this cell again.')
+                           'on Settings > Internet (it needs a phone-verified account) and choose Accelerator > GPU '
+                           'T4 x2, then run this cell again.')
     importlib.invalidate_caches()'''
 
 SETUP = '''
