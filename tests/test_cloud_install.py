@@ -47,7 +47,7 @@ COLAB = Image(
     has={'torch': '2.11.0+cu128', 'torchvision': '0.26.0+cu128', 'fastai': '2.8.8', 'fastcore': '2.2.12',
          'ipywidgets': '7.7.1', 'numpy': '2.1.3', 'pandas': '2.2.3', 'pillow': '11.3.0', 'matplotlib': '3.10.0',
          'ipython': '7.34.0', 'requests': '2.32.4', 'pyyaml': '6.0.3', 'pyarrow': '18.1.0', 'fastprogress': '1.1.6',
-         'click': '8.4.1', 'lxml': '6.1.1'},
+         'click': '8.4.1', 'lxml': '6.1.1', 'urllib3': '2.5.0'},
     not_on_image={'ddgs', 'primp'},
     run=['fastai==2.8.8', 'fastcore==2.2.12', 'fasttransform==0.0.2', 'fastdownload==0.0.7', 'fastprogress==1.1.6',
          'python-fasthtml==0.12.50', 'fastlite==0.2.4', 'apswutils==0.1.2', 'apsw==3.53.1.0',
@@ -65,12 +65,14 @@ KAGGLE = Image(
     has={'torch': '2.10.0+cu128', 'torchvision': '0.25.0+cu128', 'fastai': '2.8.7', 'fastcore': '1.14.5',
          'ipywidgets': '8.1.5', 'numpy': '2.0.2', 'pandas': '2.2.2', 'pillow': '11.3.0', 'matplotlib': '3.10.0',
          'ipython': '7.34.0', 'requests': '2.32.4', 'pyyaml': '6.0.3', 'pyarrow': '18.1.0', 'fastprogress': '1.1.5',
-         'click': '8.3.1', 'lxml': '6.0.2'},
+         'click': '8.3.1', 'lxml': '6.0.2', 'urllib3': '2.5.0'},
     not_on_image={'ddgs', 'primp'},
     # fastprogress 1.1 imports python-fasthtml, whose newer releases need fastcore 2: Kaggle's older ones don't.
     run=['fastai==2.8.7', 'fastcore==1.14.5', 'fasttransform==0.0.2', 'fastdownload==0.0.7', 'fastprogress==1.1.5',
          'python-fasthtml==0.12.47', 'fastlite==0.2.4', 'apswutils==0.1.2', 'apsw==3.51.2.0', 'ipywidgets==8.1.5'])
 
+# urllib3 (the course imports it directly, beside requests): 2.5.0 in backend-info's pip-freeze.gpu.txt at 4647a1d,
+# the base of Kaggle's image; we assume Colab's runtime has the same.
 IMAGES = {image.name: image for image in (COLAB, KAGGLE)}
 
 
