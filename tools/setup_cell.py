@@ -9,8 +9,8 @@ in pyproject.toml, so the URL lives in one place. Run after changing that URL or
 from __future__ import annotations
 
 import json
+import re
 import sys
-import tomllib
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -21,7 +21,9 @@ README_START, README_END = '<!-- open-in -->', '<!-- /open-in -->'
 
 def repository_url(pyproject:Path=REPO/'pyproject.toml') -> str:
     "The course's repository URL, from [project.urls] Repository in pyproject.toml."
-    return tomllib.loads(pyproject.read_text())['project']['urls']['Repository'].rstrip('/')
+    found = re.search(r'^Repository\s*=\s*"([^"]+)"', pyproject.read_text(), re.MULTILINE)  # tomllib needs Python 3.11
+    if not found: raise SystemExit(f'{pyproject} has no Repository = "..." line under [project.urls]')
+    return found[1].rstrip('/')
 
 
 def install_spec(url:str|None=None) -> str:
