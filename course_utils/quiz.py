@@ -17,8 +17,10 @@ from pathlib import Path
 from .core import CourseError
 
 # %% auto #0
-__all__ = ['CODE_TIMEOUT', 'KINDS', 'REQUIRED', 'Verdict', 'QuizError', 'words_of', 'word_matches', 'mentions', 'Question',
-           'TrueFalse', 'Choice', 'Numeric', 'Short', 'run_code_answer', 'Code', 'Quiz', 'read_bank', 'load_quiz']
+__all__ = ['TYPO_MIN_LENGTH', 'NEGATORS', 'CODE_TIMEOUT', 'KINDS', 'REQUIRED', 'Verdict', 'QuizError', 'words_of', 'word_matches',
+           'mentions', 'negated', 'affirms', 'Question', 'TrueFalse', 'Choice', 'Numeric', 'Short', 'Match', 'Order',
+           'FillIn', 'run_code_answer', 'Code', 'Quiz', 'read_bank', 'load_quiz', 'all_banks', 'all_questions',
+           'shuffled', 'question_markdown', 'quiz_markdown']
 
 # %% ../nbs/07_quiz.ipynb #f7c0a9d3
 @dataclass
@@ -32,9 +34,15 @@ class QuizError(CourseError):
     "A question bank is malformed; the message names the file and the question."
 
 # %% ../nbs/07_quiz.ipynb #6ca082b8
+# Contractions written out, so that "hasn't seen" reads as "has not seen" and its negation is seen.
+_CONTRACTIONS = [(r"\bcan'?t\b", 'can not'), (r"\bwon'?t\b", 'will not'), (r"\bshan'?t\b", 'shall not'),
+                 (r"n't\b", ' not'), (r"'re\b", ' are'), (r"'ve\b", ' have'), (r"'ll\b", ' will'), (r"'d\b", ' would'),
+                 (r"\b(it|that|there|what|he|she)'s\b", r'\1 is'), (r"\bi'm\b", 'i am')]
+
 def words_of(text:str) -> list[str]:
-    "Lower-case words of `text`, without accents or punctuation (hyphens and apostrophes join or split words)."
-    text = unicodedata.normalize('NFKD', str(text)).encode('ascii', 'ignore').decode().lower()
+    "Lower-case words of `text`, without accents or punctuation, with contractions written out (n't -> not)."
+    text = unicodedata.normalize('NFKD', str(text).replace('\u2019', "'")).encode('ascii', 'ignore').decode().lower()
+    for pattern, replacement in _CONTRACTIONS: text = re.sub(pattern, replacement, text)
     return re.findall(r'[a-z0-9]+(?:\.[0-9]+)?', text.replace("'", ''))
 
 def _one_edit_apart(a:str, b:str) -> bool:
@@ -49,16 +57,36 @@ def _stem(word:str) -> str:
         if word.endswith(suffix) and len(word) - len(suffix) >= 3: return word[:-len(suffix)]
     return word
 
+# One typo is forgiven only in long words and never in the first letter: among short words, and with another
+# first letter, one edit often makes another real word (house -> mouse, once -> one, bias -> bins).
+TYPO_MIN_LENGTH = 6
+
 def word_matches(written:str, key:str) -> bool:
-    "True if `written` is `key`, a plural of it, or (for longer words) one typo away."
+    "True if `written` is `key`, a plural of it, or (for words of 6+ letters, same first letter) one typo away."
     if written == key or _stem(written) == _stem(key) or written in (key + 's', key + 'es'): return True
-    return len(key) >= 5 and (_one_edit_apart(written, key) or _one_edit_apart(_stem(written), _stem(key)))
+    if len(key) < TYPO_MIN_LENGTH or written[:1] != key[:1]: return False
+    return _one_edit_apart(written, key) or _one_edit_apart(_stem(written), _stem(key))
+
+def _positions(answer_words:list[str], phrase:str) -> list[int]:
+    target = words_of(phrase)
+    if not target: return []
+    return [i for i in range(len(answer_words) - len(target) + 1)
+            if all(word_matches(answer_words[i + j], t) for j, t in enumerate(target))]
 
 def mentions(answer_words:list[str], phrase:str) -> bool:
     "True if the words of `phrase` appear, in order and next to each other, in `answer_words`."
-    target = words_of(phrase)
-    return bool(target) and any(all(word_matches(answer_words[i + j], t) for j, t in enumerate(target))
-                                for i in range(len(answer_words) - len(target) + 1))
+    return bool(_positions(answer_words, phrase))
+
+NEGATORS = {'not', 'no', 'never', 'without', 'cannot', 'nor', 'neither', 'none', 'nothing', 'hardly'}
+
+def negated(answer_words:list[str], at:int, window:int=2) -> bool:
+    "True if one of the `window` words before position `at` negates what follows (\"doesn't memorise\")."
+    return any(w in NEGATORS for w in answer_words[max(0, at - window):at])
+
+def affirms(answer_words:list[str], phrase:str) -> bool:
+    "True if `phrase` is mentioned at least once without a negation just before it."
+    negative_phrase = any(w in NEGATORS for w in words_of(phrase))
+    return any(negative_phrase or not negated(answer_words, i) for i in _positions(answer_words, phrase))
 
 # %% ../nbs/07_quiz.ipynb #08896199
 @dataclass
@@ -72,11 +100,18 @@ class Question:
     explanation: str
     hint: str = ''
     tags: list = field(default_factory=list)
+    taught_in: dict|None = None   # {lesson, anchor, section}: where the lessons teach this
+
+    def see_also(self) -> str:
+        "Where to read up: 'See lesson 01, “Step 3: ...”.' (empty when the bank doesn't say)."
+        if not self.taught_in: return ''
+        return f"See lesson {self.taught_in['lesson']}, “{self.taught_in['section']}”."
 
     def check(self, answer) -> Verdict:
-        "Check `answer`; never raises."
+        "Check `answer`; never raises. Unless the answer is right, the feedback says where the lesson teaches it."
         try: correct, feedback = self._check(answer)
         except Exception as e: correct, feedback = False, f"That answer couldn't be read ({type(e).__name__})."
+        if correct is not True and self.see_also(): feedback = f'{feedback} {self.see_also()}'
         return Verdict(correct, feedback, self.explanation)
 
     def _check(self, answer): raise NotImplementedError
@@ -129,15 +164,79 @@ class Numeric(Question):
 @dataclass
 class Short(Question):
     key_ideas: list = field(default_factory=list)   # each idea: a list of synonyms
-    forbidden: list = field(default_factory=list)
+    forbidden: list = field(default_factory=list)   # common mix-ups, flagged when the answer affirms them
+
+    def ideas(self) -> list[list[str]]:
+        "The key ideas, without synonyms made only of the prompt's own words (repeating the question proves nothing)."
+        asked = set(map(_stem, words_of(self.prompt)))
+        return [[p for p in idea if not set(map(_stem, words_of(p))) <= asked] for idea in self.key_ideas]
+
     def _check(self, answer):
         written = words_of(answer or '')
         if not written: return False, 'Write a sentence or two.'
-        if any(mentions(written, phrase) for phrase in self.forbidden): return False, 'That mixes up an important idea; compare with the model answer.'
-        found = sum(any(mentions(written, p) for p in idea) for idea in self.key_ideas)
-        if found == len(self.key_ideas): return True, 'Your answer has the key ideas.'
-        if found == 0: return False, 'Your answer misses the key ideas; compare with the model answer.'
-        return None, f'Your answer has {found} of {len(self.key_ideas)} key ideas. Compare with the model answer: did you have it?'
+        found, missing = [], []
+        for idea in self.ideas():
+            (found if any(affirms(written, p) for p in idea) else missing).append(idea[0] if idea else '?')
+        mixups = [p for p in self.forbidden if affirms(written, p)]
+        parts = [f"You mention {_listing(found)}." if found else "I don't recognise the key ideas in your words."]
+        if missing and found: parts.append(f"I can't find {_listing(missing)}; perhaps you said it another way.")
+        if mixups: parts.append(f"Careful: “{mixups[0]}” is a common mix-up.")
+        # Words can't show who does what to whom, so free text is never marked right or wrong by the checker.
+        parts.append('Compare with the model answer: did you have it?')
+        return None, ' '.join(parts)
+
+def _listing(items:list[str]) -> str:
+    quoted = [f'“{i}”' for i in items]
+    return quoted[0] if len(quoted) == 1 else ', '.join(quoted[:-1]) + ' and ' + quoted[-1]
+
+# %% ../nbs/07_quiz.ipynb #abe0ba3f
+@dataclass
+class Match(Question):
+    pairs: list = field(default_factory=list)   # [[term, description], ...]
+
+    @property
+    def answer(self) -> dict: return {term: description for term, description in self.pairs}
+
+    def _check(self, answer):
+        if not isinstance(answer, dict): return False, 'Match every term with one description.'
+        given = {str(k).strip(): str(v).strip() for k, v in answer.items() if v is not None}
+        right = sum(given.get(term) == description for term, description in self.pairs)
+        if right == len(self.pairs): return True, 'Right: every pair matches.'
+        unmatched = len(self.pairs) - len(given.keys() & self.answer.keys())
+        rest = f' ({unmatched} not matched yet)' if unmatched else ''
+        return False, f'{right} of {len(self.pairs)} pairs right{rest}.'
+
+@dataclass
+class Order(Question):
+    steps: list = field(default_factory=list)   # in the right order
+
+    @property
+    def answer(self) -> list: return list(self.steps)
+
+    def _check(self, answer):
+        if isinstance(answer, str) or not isinstance(answer, (list, tuple)): return False, 'Put every step in order.'
+        given = [str(a).strip() for a in answer]
+        if given == self.steps: return True, 'Right: that is the order.'
+        if sorted(given) != sorted(self.steps): return False, f'Use each of the {len(self.steps)} steps exactly once.'
+        in_place = sum(g == s for g, s in zip(given, self.steps))
+        return False, f'{in_place} of {len(self.steps)} steps in the right place.'
+
+def _normal_word(text) -> str:
+    "A fill-in answer compared loosely: case, accents, punctuation, a plural s and a trailing % or 'percent' don't count."
+    words = words_of(str(text).replace('%', ' '))
+    if len(words) > 1 and words[-1] == 'percent': words = words[:-1]
+    return ' '.join(_stem(w) for w in words)
+
+@dataclass
+class FillIn(Question):
+    answer: list = field(default_factory=list)   # accepted words or numbers, as text
+
+    def _check(self, answer):
+        if isinstance(answer, bool) or not isinstance(answer, (str, int, float)): answer = ''
+        given = _normal_word(answer)
+        if not given: return False, 'Fill in the gap with one word or number.'
+        if given in {_normal_word(a) for a in self.answer}: return True, 'Right.'
+        return False, 'Not quite.'
 
 # %% ../nbs/07_quiz.ipynb #60c7710b
 CODE_TIMEOUT = 5.0
@@ -172,9 +271,11 @@ class Code(Question):
         return run_code_answer(code, self.tests)
 
 # %% ../nbs/07_quiz.ipynb #70726e15
-KINDS = {'choice': Choice, 'true_false': TrueFalse, 'numeric': Numeric, 'short': Short, 'code': Code}
+KINDS = {'choice': Choice, 'true_false': TrueFalse, 'numeric': Numeric, 'short': Short, 'code': Code,
+         'match': Match, 'order': Order, 'fill_in': FillIn}
 REQUIRED = {'choice': ('options', 'answer'), 'true_false': ('answer',), 'numeric': ('answer',),
-            'short': ('key_ideas',), 'code': ('function', 'tests')}
+            'short': ('key_ideas',), 'code': ('function', 'tests'), 'match': ('pairs',), 'order': ('steps',),
+            'fill_in': ('answer',)}
 
 def _quiz_dir() -> Path:
     import course_utils
@@ -195,7 +296,40 @@ def _build(raw:dict, lesson:str, where:str) -> Question:
         if strays: fail(f'answer {strays[0]!r} is not one of the options')
     if kind == 'true_false' and not isinstance(raw['answer'], bool): fail('answer must be true or false')
     if kind == 'numeric' and raw.get('tolerance') is None and raw.get('range') is None: fail('give a tolerance or a range')
+    if kind == 'match': fields['pairs'] = _check_pairs(raw['pairs'], fail)
+    if kind == 'order': fields['steps'] = _check_steps(raw['steps'], fail)
+    if kind == 'fill_in':
+        if str(raw['prompt']).count('___') != 1: fail('a fill_in prompt marks its one gap with ___')
+        fields['answer'] = [str(a) for a in (raw['answer'] if isinstance(raw['answer'], list) else [raw['answer']])]
+    if 'taught_in' in raw: fields['taught_in'] = _check_taught_in(raw['taught_in'], fail)
     return KINDS[kind](lesson=lesson, **{**fields, 'id': str(qid), 'kind': kind})
+
+def _check_pairs(pairs, fail) -> list[list[str]]:
+    if not isinstance(pairs, list) or not all(isinstance(p, list) and len(p) == 2 for p in pairs):
+        fail('pairs must be a list of [term, description] pairs')
+    pairs = [[str(t).strip(), str(d).strip()] for t, d in pairs]
+    if not 2 <= len(pairs) <= 8: fail(f'a match needs 2 to 8 pairs, not {len(pairs)}')
+    for column, name in ((0, 'term'), (1, 'description')):
+        texts = [p[column] for p in pairs]
+        if len(set(texts)) < len(texts): fail(f'each {name} may appear only once')
+    return pairs
+
+def _check_steps(steps, fail) -> list[str]:
+    if not isinstance(steps, list): fail('steps must be a list, in the right order')
+    steps = [str(s).strip() for s in steps]
+    if not 3 <= len(steps) <= 8: fail(f'an order question needs 3 to 8 steps, not {len(steps)}')
+    if len(set(steps)) < len(steps): fail('each step may appear only once')
+    return steps
+
+_ANCHOR = re.compile(r'^[a-z0-9][a-z0-9-]*$')
+
+def _check_taught_in(taught_in, fail) -> dict:
+    if not isinstance(taught_in, dict) or set(taught_in) != {'lesson', 'anchor', 'section'}:
+        fail('taught_in needs exactly lesson, anchor and section')
+    taught = {k: str(v).strip() for k, v in taught_in.items()}
+    if not re.fullmatch(r'\d\d', taught['lesson']): fail(f"taught_in lesson is a two-digit number, not {taught['lesson']!r}")
+    if not _ANCHOR.match(taught['anchor']): fail(f"taught_in anchor {taught['anchor']!r}: use lowercase letters, digits and -")
+    return taught
 
 # %% ../nbs/07_quiz.ipynb #c60ceb91
 @dataclass
@@ -207,14 +341,8 @@ class Quiz:
 
     def __getitem__(self, qid:str) -> Question: return next(q for q in self.questions if q.id == qid)
 
-    # In a notebook a Quiz shows itself as an interactive form (see quiz_ui); without a kernel, as Markdown.
-    def _repr_markdown_(self) -> str:
-        from course_utils.quiz_ui import quiz_markdown
-        return quiz_markdown(self)
-
-    def _repr_mimebundle_(self, include=None, exclude=None):
-        from course_utils.quiz_ui import quiz_form
-        return quiz_form(self)._repr_mimebundle_(include=include, exclude=exclude)
+    # Shown as Markdown; quiz_ui turns a questionnaire into an interactive form.
+    def _repr_markdown_(self) -> str: return quiz_markdown(self)
 
 def read_bank(path:Path) -> Quiz:
     "Load and validate one question bank file."
@@ -243,3 +371,51 @@ def load_quiz(lesson) -> Quiz:
         known = ', '.join(sorted(p.stem for p in _quiz_dir().glob('*.yaml')))
         raise QuizError(f'no questionnaire for lesson {lesson!r}; there are: {known}.')
     return read_bank(path)
+
+def all_banks() -> list[Quiz]:
+    "Every lesson's questionnaire, in lesson order."
+    return [read_bank(path) for path in sorted(_quiz_dir().glob('*.yaml'))]
+
+def all_questions() -> dict[str, Question]:
+    "Every question of every bank, by id."
+    return {q.id: q for bank in all_banks() for q in bank.questions}
+
+# %% ../nbs/07_quiz.ipynb #e4c2231f
+def shuffled(items:list, seed:str) -> list:
+    "`items` in an order that depends only on `seed` (a question's id), never the original order when avoidable."
+    import random
+    out = list(items)
+    rng = random.Random(seed)
+    for _ in range(10):
+        rng.shuffle(out)
+        if out != list(items) or len(set(map(str, items))) < 2: break
+    return out
+
+def _options_markdown(question:Question) -> str:
+    if question.kind == 'choice':
+        several = len(question.answer) > 1
+        return ('*(choose all that apply)*\n\n' if several else '') + '\n'.join(f'- {o}' for o in question.options)
+    if question.kind == 'true_false': return '*True or false?*'
+    if question.kind == 'code': return f'```python\n{question.starter.rstrip()}\n```' if question.starter else ''
+    if question.kind == 'match':
+        descriptions = shuffled([d for _, d in question.pairs], question.id)
+        return ('*Match each term with a description.*\n\n' + '\n'.join(f'- **{t}**' for t, _ in question.pairs) + '\n\n'
+                + '\n'.join(f'{chr(65 + i)}. {d}' for i, d in enumerate(descriptions)))
+    if question.kind == 'order':
+        return '*Put these steps in order.*\n\n' + '\n'.join(f'- {s}' for s in shuffled(question.steps, question.id))
+    if question.kind == 'fill_in': return '*Fill in the gap.*'
+    return ''
+
+def question_markdown(question:Question, number:int) -> str:
+    "One question as Markdown, its answer and explanation folded in a <details> block."
+    taught = f'\n\n*{question.see_also()}*' if question.see_also() else ''
+    parts = [f'**{number}.** {question.prompt.strip()}', _options_markdown(question),
+             f'<details><summary>Answer</summary>\n\n{question.model_answer.strip()}\n\n'
+             f'*Why:* {question.explanation.strip()}{taught}\n\n</details>']
+    return '\n\n'.join(p for p in parts if p)
+
+def quiz_markdown(quiz:Quiz) -> str:
+    "The whole questionnaire as Markdown."
+    head = f'### {quiz.title or "Questionnaire"}\n\n{len(quiz.questions)} questions'
+    if not quiz.questions: return head.replace('0 questions', 'Nothing to review right now.')
+    return '\n\n'.join([head] + [question_markdown(q, i) for i, q in enumerate(quiz.questions, 1)])
