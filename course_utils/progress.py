@@ -11,15 +11,15 @@ import getpass
 import os
 import sqlite3
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .core import CourseError, platform, settings
 
 # %% auto #0
-__all__ = ['COLAB_DRIVE', 'COLAB_HINT', 'SCHEMA', 'MINUTE', 'DAY', 'BOX_INTERVALS', 'progress_path', 'learner_name', 'Attempt',
-           'Progress', 'CardState', 'leitner_states', 'due_cards', 'LessonScore', 'lesson_scores', 'scores_table',
-           'plot_scores']
+__all__ = ['COLAB_DRIVE', 'COLAB_HINT', 'MIGRATIONS', 'SCHEMA_VERSION', 'SCHEMA', 'MINUTE', 'DAY', 'BOX_INTERVALS',
+           'progress_path', 'learner_name', 'Attempt', 'migrate', 'with_current_lessons', 'Progress', 'CardState',
+           'leitner_states', 'due_cards', 'LessonScore', 'lesson_scores', 'scores_table', 'plot_scores']
 
 # %% ../nbs/10_progress.ipynb #a57a1e01
 COLAB_DRIVE = Path('/content/drive/MyDrive')
@@ -40,19 +40,23 @@ def learner_name() -> str:
     except Exception: return 'learner'
 
 # %% ../nbs/10_progress.ipynb #ad4bc3f4
-SCHEMA = '''
-CREATE TABLE IF NOT EXISTS attempts (
+MIGRATIONS = {   # schema version -> the SQL statements that bring a database from the version before up to it
+    # 1: the attempts table and its index, exactly as written before databases had a version number (those
+    #    have user_version 0 and both already exist, so for them version 1 changes only the number).
+    1: ["""CREATE TABLE IF NOT EXISTS attempts (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,
     learner     TEXT    NOT NULL,
-    lesson      TEXT    NOT NULL,
+    lesson      TEXT    NOT NULL,    -- the lesson whose questionnaire held the question when it was answered
     question_id TEXT    NOT NULL,
     answer      TEXT    NOT NULL,
     correct     INTEGER,             -- 1 right, 0 wrong, NULL: unsure until self-graded
     self_graded INTEGER NOT NULL DEFAULT 0,
     answered_at REAL    NOT NULL     -- seconds since 1970 (UTC)
-);
-CREATE INDEX IF NOT EXISTS attempts_by_question ON attempts (learner, question_id, answered_at);
-'''
+)""",
+        'CREATE INDEX IF NOT EXISTS attempts_by_question ON attempts (learner, question_id, answered_at)'],
+}
+SCHEMA_VERSION = max(MIGRATIONS)   # the version this code reads and writes, kept in the file's `PRAGMA user_version`
+SCHEMA = ';\n'.join(statement for version in sorted(MIGRATIONS) for statement in MIGRATIONS[version]) + ';'
 
 @dataclass(frozen=True)
 class Attempt:
@@ -66,9 +70,52 @@ class Attempt:
     self_graded: bool
     answered_at: float
 
+def _attempt_from_row(row:sqlite3.Row) -> Attempt:
+    correct = row['correct']
+    return Attempt(row['id'], row['learner'], row['lesson'], row['question_id'], row['answer'],
+                   None if correct is None else bool(correct), bool(row['self_graded']), row['answered_at'])
+
 def _as_text(answer) -> str:
     if isinstance(answer, (list, tuple, set)): return ' | '.join(map(str, answer))
     return '' if answer is None else str(answer)
+
+# %% ../nbs/10_progress.ipynb #8cdbd8c4
+def _user_version(db:sqlite3.Connection) -> int: return db.execute('PRAGMA user_version').fetchone()[0]
+
+def _refuse_newer(db:sqlite3.Connection, path) -> int:
+    "The database's schema version; a `CourseError` if it is newer than this code knows."
+    version = _user_version(db)
+    if version > SCHEMA_VERSION:
+        raise CourseError(f'the progress database {path} was written by a newer version of the course (schema version '
+                          f'{version}; this one knows up to {SCHEMA_VERSION}). Update the course (git pull in your copy, '
+                          'or pip install -U "course-utils @ git+https://github.com/course-team/course-utils") and open '
+                          'it again; the file was left unchanged.')
+    return version
+
+def migrate(db:sqlite3.Connection, # opened with isolation_level=None (we manage the transaction)
+            path:Path|str, # its file, for messages
+           ) -> int:
+    "Bring `db` up to `SCHEMA_VERSION` in one transaction; the version it had before."
+    if _refuse_newer(db, path) == SCHEMA_VERSION: return SCHEMA_VERSION
+    db.execute('BEGIN IMMEDIATE')   # the write lock; then look again, as another process may have migrated meanwhile
+    try:
+        found = _refuse_newer(db, path)
+        for version in range(found + 1, SCHEMA_VERSION + 1):
+            for statement in MIGRATIONS[version]: db.execute(statement)
+        db.execute(f'PRAGMA user_version = {SCHEMA_VERSION}')
+        db.execute('COMMIT')
+    except BaseException:
+        if db.in_transaction: db.execute('ROLLBACK')
+        raise
+    return found
+
+# %% ../nbs/10_progress.ipynb #c4499e33
+def with_current_lessons(attempts:list[Attempt], # as saved: each with the lesson it was answered in
+                         lesson_of:dict[str, str]|None=None, # question id -> lesson whose bank holds it now
+                        ) -> list[Attempt]:
+    "`attempts` with each `lesson` set to where its question lives now (unchanged for questions not in `lesson_of`)."
+    if not lesson_of: return list(attempts)
+    return [replace(a, lesson=str(lesson_of.get(a.question_id, a.lesson))) for a in attempts]
 
 # %% ../nbs/10_progress.ipynb #d58f973a
 class Progress:
@@ -79,15 +126,22 @@ class Progress:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            self.journal = self._db.execute('PRAGMA journal_mode=WAL').fetchone()[0]
-            self._db.execute('PRAGMA synchronous=FULL')
-            self._db.executescript(SCHEMA)
+            try: self._prepare()
+            except BaseException: self._db.close(); raise
         except sqlite3.DatabaseError as e:
             raise CourseError(f'the progress database {self.path} could not be opened ({e}). If it was copied '
                               'half-way, move it aside and a new one is started; or set COURSE_PROGRESS_DB to another file.') from None
         except OSError as e:
             raise CourseError(f'cannot create the progress database {self.path} ({e.strerror}). '
                               'Set COURSE_PROGRESS_DB to a file in a folder you can write to.') from None
+
+    def _prepare(self):
+        "Refuse a newer database before anything writes to it; then WAL, full syncing, and migrate to `SCHEMA_VERSION`."
+        self._db.row_factory = sqlite3.Row
+        _refuse_newer(self._db, self.path)
+        self.journal = self._db.execute('PRAGMA journal_mode=WAL').fetchone()[0]
+        self._db.execute('PRAGMA synchronous=FULL')
+        self.migrated_from = migrate(self._db, self.path)
 
     def _write(self, sql:str, args:tuple) -> int:
         "Run one write in its own transaction; it is on disk when this returns."
@@ -105,12 +159,15 @@ class Progress:
         self._write('UPDATE attempts SET correct = ?, self_graded = 1 WHERE id = ? AND learner = ?',
                     (int(bool(correct)), attempt_id, self.learner))
 
-    def attempts(self, lesson:str|None=None) -> list[Attempt]:
-        "This learner's attempts, oldest first (optionally for one lesson)."
+    def attempts(self, lesson:str|None=None, # only the attempts in this lesson
+                 lesson_of:dict[str, str]|None=None, # question id -> lesson whose bank holds it now
+                ) -> list[Attempt]:
+        "This learner's attempts, oldest first (optionally for one lesson, by where each question lives now)."
         sql, args = 'SELECT * FROM attempts WHERE learner = ?', [self.learner]
-        if lesson is not None: sql, args = sql + ' AND lesson = ?', args + [str(lesson)]
+        if lesson is not None and not lesson_of: sql, args = sql + ' AND lesson = ?', args + [str(lesson)]
         rows = self._db.execute(sql + ' ORDER BY answered_at, id', args).fetchall()
-        return [Attempt(r[0], r[1], r[2], r[3], r[4], None if r[5] is None else bool(r[5]), bool(r[6]), r[7]) for r in rows]
+        found = with_current_lessons([_attempt_from_row(r) for r in rows], lesson_of)
+        return found if lesson is None else [a for a in found if a.lesson == str(lesson)]
 
     def close(self): self._db.close()
     def __enter__(self): return self
@@ -131,20 +188,26 @@ class CardState:
     last_at: float
     due_at: float
 
-def leitner_states(attempts:list[Attempt]) -> dict[str, CardState]:
+def leitner_states(attempts:list[Attempt], # as saved, e.g. `Progress.attempts()`
+                   lesson_of:dict[str, str]|None=None, # question id -> lesson whose bank holds it now
+                  ) -> dict[str, CardState]:
     "The Leitner box and due time of every attempted question, replaying `attempts` oldest first."
     states = {}
-    for a in sorted(attempts, key=lambda a: (a.answered_at, a.id)):
+    for a in sorted(with_current_lessons(attempts, lesson_of), key=lambda a: (a.answered_at, a.id)):
         before = states.get(a.question_id)
         box = min((before.box if before else 1) + 1, 5) if a.correct else 1
         states[a.question_id] = CardState(a.question_id, a.lesson, box, (before.attempts if before else 0) + 1,
                                           a.correct, a.answered_at, a.answered_at + BOX_INTERVALS[box])
     return states
 
-def due_cards(attempts:list[Attempt], now:float|None=None, n:int|None=None) -> list[CardState]:
+def due_cards(attempts:list[Attempt], # as saved, e.g. `Progress.attempts()`
+              now:float|None=None, # seconds since 1970; default: now
+              n:int|None=None, # at most this many
+              lesson_of:dict[str, str]|None=None, # question id -> lesson whose bank holds it now
+             ) -> list[CardState]:
     "Questions due for review at `now`, lowest box first (then the most overdue)."
     now = time.time() if now is None else now
-    due = [s for s in leitner_states(attempts).values() if s.due_at <= now]
+    due = [s for s in leitner_states(attempts, lesson_of).values() if s.due_at <= now]
     return sorted(due, key=lambda s: (s.box, s.due_at))[:n]
 
 # %% ../nbs/10_progress.ipynb #00112f0f
@@ -159,8 +222,13 @@ class LessonScore:
     @property
     def percent(self) -> float: return 100*self.correct/self.questions if self.questions else 0.0
 
-def lesson_scores(attempts:list[Attempt], bank_sizes:dict[str, int], now:float|None=None) -> list[LessonScore]:
-    "One `LessonScore` per lesson in `bank_sizes` (lesson -> number of questions)."
+def lesson_scores(attempts:list[Attempt], # as saved, e.g. `Progress.attempts()`
+                  bank_sizes:dict[str, int], # lesson -> number of questions in its bank
+                  now:float|None=None, # seconds since 1970, for what is due; default: now
+                  lesson_of:dict[str, str]|None=None, # question id -> lesson whose bank holds it now
+                 ) -> list[LessonScore]:
+    "One `LessonScore` per lesson in `bank_sizes`, each question counted in the lesson that holds it now."
+    attempts = with_current_lessons(attempts, lesson_of)
     states = leitner_states(attempts)
     due = {s.question_id for s in due_cards(attempts, now)}
     return [LessonScore(lesson, size, sum(s.lesson == lesson for s in states.values()),

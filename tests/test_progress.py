@@ -1,19 +1,27 @@
 """Saved progress and spaced review: attempts survive kill -9 and concurrent writers, the Leitner schedule
-brings mistakes back first, the form records what is clicked, and the terminal mode works in a real pty."""
+brings mistakes back first, the form records what is clicked, and the terminal mode works in a real pty.
+Databases written before schema versions are migrated (once, even by processes opening them together), ones
+from a newer course are refused untouched, and a question that moved to another lesson's bank counts there."""
 import os
 import random
+import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
+from pathlib import Path
+from types import SimpleNamespace
 
 import pexpect
 import pytest
 from hypothesis import given, settings, strategies as st
 
 from conftest import COURSE
-from course_utils.progress import BOX_INTERVALS, DAY, Attempt, Progress, due_cards, leitner_states
+from course_utils.core import CourseError
+from course_utils.progress import (BOX_INTERVALS, DAY, SCHEMA_VERSION, Attempt, Progress, due_cards, leitner_states,
+                                     lesson_scores)
 from course_utils.quiz import Quiz, load_quiz
 from course_utils.quiz_ui import QuizForm, due_quiz
 
@@ -230,3 +238,126 @@ def test_terminal_review_asks_what_is_due(tmp_path):
     assert states[missed.id].box == 2
     again = spawn_course('review', db=db)
     again.expect('Nothing is due')
+
+
+# --- old databases, schema versions and questions that move between lessons -------------------------------
+
+FIXTURES = Path(__file__).parent/'fixtures'
+T0 = 1_700_000_000.0
+# progress-v0.sqlite as tests/fixtures/make_progress_v0.py wrote it with the code from before schema versions
+V0_ATTEMPTS = [Attempt(1, 'ada', '01', 'l01-moved', 'a guess', False, False, T0),
+               Attempt(2, 'ada', '01', 'l01-moved', 'the loss is for the optimiser, the metric for people', True, True, T0 + 60),
+               Attempt(3, 'ada', '01', 'l01-stays', 'True', True, False, T0 + 120),
+               Attempt(4, 'ada', '02', 'l02-kept', 'a | b', False, False, T0 + 180),
+               Attempt(5, 'ada', '03', 'l03-retired', 'not sure', None, False, T0 + 240)]
+LESSON_OF = {'l01-moved': '04', 'l01-stays': '01', 'l02-kept': '02'}   # l01-moved now in 04's bank; l03-retired in none
+BANK_SIZES = {'01': 5, '02': 5, '03': 5, '04': 5}
+
+
+def old_database(tmp_path) -> Path:
+    db = tmp_path/'progress.sqlite'
+    shutil.copyfile(FIXTURES/'progress-v0.sqlite', db)
+    return db
+
+
+def raw(db, sql):
+    with closing(sqlite3.connect(db)) as connection: return connection.execute(sql).fetchall()
+
+
+def test_old_database_is_migrated_and_keeps_every_attempt(tmp_path):
+    db = old_database(tmp_path)
+    before = raw(db, 'SELECT * FROM attempts ORDER BY id')
+    assert raw(db, 'PRAGMA user_version') == [(0,)] and len(before) == 5
+    with Progress(db, learner='ada') as progress:
+        assert progress.migrated_from == 0
+        assert progress.attempts() == V0_ATTEMPTS                    # every field, read by name
+    assert raw(db, 'PRAGMA user_version') == [(SCHEMA_VERSION,)] == [(1,)]
+    assert raw(db, 'SELECT * FROM attempts ORDER BY id') == before   # no row changed, none lost
+    assert raw(db, 'PRAGMA integrity_check') == [('ok',)]
+    migrated = db.read_bytes()
+    with Progress(db, learner='ada') as progress:                    # reopening: nothing left to do
+        assert progress.migrated_from == 1 and progress.attempts() == V0_ATTEMPTS
+    assert db.read_bytes() == migrated
+
+
+def test_moved_question_counts_in_the_lesson_that_holds_it_now(tmp_path):
+    with Progress(old_database(tmp_path), learner='ada') as progress:
+        attempts = progress.attempts()
+        def by_lesson(scores): return {s.lesson: (s.answered, s.correct, s.due) for s in scores}
+        now = T0 + 2 * DAY                                           # everything is due by then
+        assert by_lesson(lesson_scores(attempts, BANK_SIZES, now, lesson_of=LESSON_OF)) == {
+            '01': (1, 1, 1), '02': (1, 0, 1), '03': (1, 0, 1), '04': (1, 1, 1)}   # l03-retired keeps its lesson
+        assert by_lesson(lesson_scores(attempts, BANK_SIZES, now)) == {          # without the mapping: as saved
+            '01': (2, 2, 2), '02': (1, 0, 1), '03': (1, 0, 1), '04': (0, 0, 0)}
+        assert [a.id for a in progress.attempts('04', lesson_of=LESSON_OF)] == [1, 2]
+        assert [a.id for a in progress.attempts('01', lesson_of=LESSON_OF)] == [3]
+        assert [a.id for a in progress.attempts('01')] == [1, 2, 3]
+        assert leitner_states(attempts, LESSON_OF)['l01-moved'].lesson == '04'
+        assert {c.question_id: c.lesson for c in due_cards(attempts, now, lesson_of=LESSON_OF)} == {
+            'l01-moved': '04', 'l01-stays': '01', 'l02-kept': '02', 'l03-retired': '03'}
+        progress.record(SimpleNamespace(id='l01-moved', lesson='04'), 'again', True, when=T0 + DAY)   # answered in 04 now
+        scores = by_lesson(lesson_scores(progress.attempts(), BANK_SIZES, now, lesson_of=LESSON_OF))
+        assert scores['04'] == (1, 1, 0) and scores['01'] == (1, 1, 1)   # still one question, now in box 3
+        assert raw(progress.path, "SELECT id FROM attempts WHERE lesson = '01'") == [(1,), (2,), (3,)]  # history kept
+
+
+def test_newer_database_is_refused_and_left_unchanged(tmp_path):
+    db = old_database(tmp_path)
+    with closing(sqlite3.connect(db)) as connection:   # out of WAL too, so that even switching to WAL would show
+        connection.execute('PRAGMA user_version = 99'); connection.execute('PRAGMA journal_mode = DELETE')
+    saved = db.read_bytes()
+    with pytest.raises(CourseError, match=r'newer version of the course \(schema version 99; this one knows up to 1\)'
+                                          r'.*Update the course.*left unchanged'):
+        Progress(db, learner='ada')
+    assert db.read_bytes() == saved and sorted(p.name for p in tmp_path.iterdir()) == ['progress.sqlite']
+
+
+def test_a_failed_migration_leaves_the_old_version_whole(tmp_path, monkeypatch):
+    import course_utils.progress as progress
+    monkeypatch.setattr(progress, 'SCHEMA_VERSION', 2)
+    monkeypatch.setitem(progress.MIGRATIONS, 2, ['ALTER TABLE attempts ADD COLUMN device TEXT', 'SELECT no_such_column FROM attempts'])
+    db = old_database(tmp_path)
+    with pytest.raises(CourseError, match='could not be opened'): Progress(db, learner='ada')
+    assert raw(db, 'PRAGMA user_version') == [(0,)]                # not even step 1 was kept
+    assert 'device' not in {row[1] for row in raw(db, 'PRAGMA table_info(attempts)')}
+    monkeypatch.undo()
+    with Progress(db, learner='ada') as retried:                   # nothing half-done blocks the next try
+        assert retried.migrated_from == 0 and retried.attempts() == V0_ATTEMPTS
+
+
+def test_rows_are_read_by_column_name(tmp_path):
+    # A later version may rebuild the table with columns in another order, or more of them.
+    db = old_database(tmp_path)
+    with Progress(db, learner='ada'): pass
+    with closing(sqlite3.connect(db)) as connection, connection:
+        connection.executescript('''
+            CREATE TABLE shuffled (answered_at REAL, device TEXT, correct INTEGER, self_graded INTEGER, answer TEXT,
+                                   question_id TEXT, lesson TEXT, learner TEXT, id INTEGER PRIMARY KEY);
+            INSERT INTO shuffled SELECT answered_at, 'laptop', correct, self_graded, answer, question_id, lesson, learner, id
+                                 FROM attempts;
+            DROP TABLE attempts;
+            ALTER TABLE shuffled RENAME TO attempts;''')
+    assert Progress(db, learner='ada').attempts() == V0_ATTEMPTS
+
+
+MIGRATE_AT_ONCE = '''
+import sys
+from course_utils.progress import Progress
+print('opening', flush=True)
+with Progress(sys.argv[1], learner='ada') as progress: print(progress.migrated_from, len(progress.attempts()), flush=True)
+'''
+
+
+def test_processes_opening_an_old_database_at_once_migrate_it_once(tmp_path):
+    db = old_database(tmp_path)
+    with closing(sqlite3.connect(db, isolation_level=None)) as holder:
+        holder.execute('BEGIN IMMEDIATE')      # hold the write lock: every process gets past its first look at the version
+        openers = [subprocess.Popen([sys.executable, '-c', MIGRATE_AT_ONCE, str(db)], stdout=subprocess.PIPE, text=True)
+                   for _ in range(6)]
+        assert all(p.stdout.readline() == 'opening\n' for p in openers)
+        time.sleep(1)                          # ... and waits for the lock; now let them all go at once
+        holder.execute('COMMIT')
+    results = sorted(p.communicate(timeout=60)[0].strip() for p in openers)
+    assert [p.returncode for p in openers] == [0] * 6
+    assert results == ['0 5'] + ['1 5'] * 5, results   # one migrated; the others saw it done when they got the lock
+    assert raw(db, 'PRAGMA user_version') == [(1,)] and Progress(db, learner='ada').attempts() == V0_ATTEMPTS
