@@ -21,15 +21,15 @@ GOAL_S = 0.3
 # so it is set up untimed; ipywidgets is not, so the form's first build pays for importing it.
 MEASUREMENTS = {
     'import course_utils': ('', 'import course_utils'),
-    "load_quiz('01') + render as a form": ('import IPython',
-        "from course_utils.quiz import load_quiz\nquiz = load_quiz('01')\nbundle = quiz._repr_mimebundle_()\n"
+    "questionnaire('01') shown as a form": ('import IPython',
+        "from course_utils.quiz_ui import questionnaire\nbundle = questionnaire('01')._repr_mimebundle_()\n"
         "assert 'application/vnd.jupyter.widget-view+json' in bundle, bundle.keys()"),
     "load_quiz('01') + render as Markdown": ('',
         "from course_utils.quiz import load_quiz\ntext = load_quiz('01')._repr_markdown_()\nassert text.count('<details>') >= 5"),
     'the `course` command (import course_utils.cli)': ('', 'import course_utils.cli'),
     'import fastai.vision.all (for scale)': ('import warnings; warnings.simplefilter("ignore")', 'import fastai.vision.all'),
 }
-GOALS = ['import course_utils', "load_quiz('01') + render as a form"]
+GOALS = ['import course_utils', "questionnaire('01') shown as a form"]
 
 TIMER = """
 import time

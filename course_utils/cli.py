@@ -18,8 +18,8 @@ from .clean_copy import write_clean_copies
 from .docs import build_site, serve_site
 from .download import download_images, read_url_list
 from .progress import Progress, lesson_scores, scores_table
-from .quiz import load_quiz
-from .quiz_ui import TerminalQuiz, all_banks, due_quiz, nothing_due_message
+from .quiz import all_banks, load_quiz
+from .quiz_ui import TerminalQuiz, due_quiz, nothing_due_message
 from .runner import RUN_EXTRA_HINT, LessonFailed, find_lessons_dir, list_notebooks, parse_params, resolve_notebook, run_notebook
 
 # %% auto #0
@@ -71,17 +71,19 @@ def cmd_quiz(args) -> int:
     TerminalQuiz(Progress()).run(quiz)
     return 0
 
-def _bank_sizes_and_titles() -> tuple[dict, dict]:
+def _bank_sizes_and_titles() -> tuple[dict, dict, dict]:
+    "Questions per lesson, lesson titles, and each question's current lesson (questions move between banks)."
     banks = all_banks()
-    return {b.lesson: len(b.questions) for b in banks}, {b.lesson: b.title for b in banks}
+    lesson_of = {q.id: b.lesson for b in banks for q in b.questions}
+    return {b.lesson: len(b.questions) for b in banks}, {b.lesson: b.title for b in banks}, lesson_of
 
 def cmd_progress(args) -> int:
     "Print per-lesson quiz scores from the progress database."
     progress = Progress()
-    sizes, titles = _bank_sizes_and_titles()
+    sizes, titles, lesson_of = _bank_sizes_and_titles()
     attempts = progress.attempts()
     print(f'Quiz progress of {progress.learner} ({len(attempts)} answers saved in {progress.path})')
-    print(scores_table(lesson_scores(attempts, sizes), titles))
+    print(scores_table(lesson_scores(attempts, sizes, lesson_of=lesson_of), titles))
     if not attempts: print('Nothing answered yet: try `course quiz 01`.')
     return 0
 

@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 from .core import CourseError, ensure_writable, settings
-from .quiz_ui import all_banks, quiz_markdown
+from .quiz import all_banks, quiz_markdown
 from .runner import find_lessons_dir, list_notebooks, run_notebook
 
 # %% auto #0

@@ -76,6 +76,8 @@ def _attempt_from_row(row:sqlite3.Row) -> Attempt:
                    None if correct is None else bool(correct), bool(row['self_graded']), row['answered_at'])
 
 def _as_text(answer) -> str:
+    "An answer as readable text: a match as 'term: description | ...', a list (an order, choices) joined by ' | '."
+    if isinstance(answer, dict): return ' | '.join(f'{k}: {v}' for k, v in answer.items())
     if isinstance(answer, (list, tuple, set)): return ' | '.join(map(str, answer))
     return '' if answer is None else str(answer)
 

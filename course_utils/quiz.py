@@ -189,7 +189,7 @@ def _listing(items:list[str]) -> str:
     quoted = [f'“{i}”' for i in items]
     return quoted[0] if len(quoted) == 1 else ', '.join(quoted[:-1]) + ' and ' + quoted[-1]
 
-# %% ../nbs/07_quiz.ipynb #abe0ba3f
+# %% ../nbs/07_quiz.ipynb #774091e6
 @dataclass
 class Match(Question):
     pairs: list = field(default_factory=list)   # [[term, description], ...]
@@ -380,7 +380,7 @@ def all_questions() -> dict[str, Question]:
     "Every question of every bank, by id."
     return {q.id: q for bank in all_banks() for q in bank.questions}
 
-# %% ../nbs/07_quiz.ipynb #e4c2231f
+# %% ../nbs/07_quiz.ipynb #51b7e158
 def shuffled(items:list, seed:str) -> list:
     "`items` in an order that depends only on `seed` (a question's id), never the original order when avoidable."
     import random
@@ -409,7 +409,8 @@ def _options_markdown(question:Question) -> str:
 def question_markdown(question:Question, number:int) -> str:
     "One question as Markdown, its answer and explanation folded in a <details> block."
     taught = f'\n\n*{question.see_also()}*' if question.see_also() else ''
-    parts = [f'**{number}.** {question.prompt.strip()}', _options_markdown(question),
+    prompt = question.prompt.strip().replace('___', '\\_\\_\\_')   # a gap, not Markdown emphasis
+    parts = [f'**{number}.** {prompt}', _options_markdown(question),
              f'<details><summary>Answer</summary>\n\n{question.model_answer.strip()}\n\n'
              f'*Why:* {question.explanation.strip()}{taught}\n\n</details>']
     return '\n\n'.join(p for p in parts if p)

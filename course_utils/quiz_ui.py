@@ -1,4 +1,4 @@
-"""Questionnaires as a Jupyter form, as Markdown, and in a terminal; `review()` brings back what is due.
+"""Questionnaires as a Jupyter form (Markdown where there is no kernel) and in a terminal; `review()` brings back what is due.
 
 Docs: https://course-team.github.io/course-utils/quiz_ui.html.md"""
 
@@ -14,36 +14,27 @@ from html import escape
 
 from .core import CourseError
 from .progress import Progress, due_cards
-from .quiz import Question, Quiz, _quiz_dir, read_bank
+from .quiz import Question, Quiz, all_questions, load_quiz, quiz_markdown, shuffled
 
 # %% auto #0
-__all__ = ['MARKS', 'KIND_NOTES', 'TERMINAL_HELP', 'question_markdown', 'quiz_markdown', 'SharedLooks', 'QuestionCard',
-           'QuizForm', 'nothing_due_message', 'quiz_form', 'all_banks', 'all_questions', 'due_quiz', 'review',
-           'QuitQuiz', 'TerminalQuiz']
-
-# %% ../nbs/11_quiz_ui.ipynb #b72199e5
-def _options_markdown(question:Question) -> str:
-    if question.kind == 'choice':
-        several = len(question.answer) > 1
-        return ('*(choose all that apply)*\n\n' if several else '') + '\n'.join(f'- {o}' for o in question.options)
-    if question.kind == 'true_false': return '*True or false?*'
-    if question.kind == 'code': return f'```python\n{question.starter.rstrip()}\n```' if question.starter else ''
-    return ''
-
-def question_markdown(question:Question, number:int) -> str:
-    "One question as Markdown, its answer and explanation folded in a <details> block."
-    parts = [f'**{number}.** {question.prompt.strip()}', _options_markdown(question),
-             f'<details><summary>Answer</summary>\n\n{question.model_answer.strip()}\n\n'
-             f'*Why:* {question.explanation.strip()}\n\n</details>']
-    return '\n\n'.join(p for p in parts if p)
-
-def quiz_markdown(quiz:Quiz) -> str:
-    "The whole questionnaire as Markdown."
-    head = f'### {quiz.title or "Questionnaire"}\n\n{len(quiz.questions)} questions'
-    if not quiz.questions: return head.replace('0 questions', 'Nothing to review right now.')
-    return '\n\n'.join([head] + [question_markdown(q, i) for i, q in enumerate(quiz.questions, 1)])
+__all__ = ['MARKS', 'KIND_NOTES', 'FORM_CSS', 'TERMINAL_HELP', 'TERMINAL_PROMPTS', 'SharedLooks', 'QuestionCard', 'QuizForm',
+           'nothing_due_message', 'quiz_form', 'questionnaire', 'due_quiz', 'review', 'QuitQuiz', 'TerminalQuiz']
 
 # %% ../nbs/11_quiz_ui.ipynb #cd8e2bc6
+def _ordinal(n:int) -> str:
+    "1st, 2nd, 3rd, 4th, ... (an order question has at most 8 places)."
+    return str(n) + {1: 'st', 2: 'nd', 3: 'rd'}.get(n, 'th')
+
+def _shuffled_for(question:Question, items:list, rng:random.Random) -> list:
+    "`items` in a new order for each form (drawn from `rng`), never their original one: steps in order would give the answer away."
+    return shuffled(items, f'{question.id}/{rng.random()}')
+
+def _dropdowns(labels:list[str], options:list[str], shared:'SharedLooks', style):
+    "One drop-down per label, each offering every option, none chosen yet."
+    import ipywidgets as widgets
+    return widgets.VBox([widgets.Dropdown(options=options, value=None, description=label, layout=shared.wide, style=style)
+                         for label in labels], layout=shared.plain)
+
 def _answer_input(question:Question, rng:random.Random, shared:'SharedLooks'):
     "The widget a learner answers `question` with."
     import ipywidgets as widgets
@@ -56,17 +47,29 @@ def _answer_input(question:Question, rng:random.Random, shared:'SharedLooks'):
                                  for o in options], layout=shared.plain)
         return widgets.RadioButtons(options=options, value=None, layout=wide, style=style)
     if question.kind == 'true_false': return widgets.RadioButtons(options=['True', 'False'], value=None, layout=shared.plain, style=style)
+    if question.kind == 'match':
+        descriptions = _shuffled_for(question, [d for _, d in question.pairs], rng)
+        return _dropdowns([t for t, _ in question.pairs], descriptions, shared, shared.term_style)
+    if question.kind == 'order':
+        steps = _shuffled_for(question, question.steps, rng)
+        return _dropdowns([_ordinal(i) for i in range(1, len(steps) + 1)], steps, shared, shared.place_style)
     if question.kind == 'numeric':
         return widgets.Text(placeholder='a number' + (f' (in {question.units})' if question.units else ''), layout=shared.plain, style=shared.text_style)
+    if question.kind == 'fill_in': return widgets.Text(placeholder='the missing word', layout=shared.plain, style=shared.text_style)
     if question.kind == 'code': return widgets.Textarea(value=question.starter, rows=6, layout=wide, style=shared.text_style)
     return widgets.Textarea(placeholder='Your answer, in a sentence or two', rows=3, layout=wide, style=shared.text_style)
 
 def _read_answer(question:Question, box):
-    "What the learner entered: option text(s), True/False, or text; None if nothing yet."
+    "What the learner entered, in the form `question.check` takes; None if nothing yet."
     if question.kind == 'choice' and len(question.answer) > 1:
         picked = [c.description for c in box.children if c.value]
         return picked or None
     if question.kind == 'true_false': return None if box.value is None else box.value == 'True'
+    if question.kind == 'match':   # {term: description}; the checker counts the terms left unmatched
+        return {term: d.value for (term, _), d in zip(question.pairs, box.children) if d.value is not None} or None
+    if question.kind == 'order':   # the steps, place by place; an empty place makes the order wrong
+        picked = [d.value for d in box.children]
+        return None if all(p is None for p in picked) else [p or '' for p in picked]
     value = box.value
     return None if value is None or (isinstance(value, str) and not value.strip()) else value
 
@@ -76,6 +79,10 @@ def _set_answer(question:Question, box, answer):
         wanted = set(answer if isinstance(answer, (list, tuple, set)) else [answer])
         for c in box.children: c.value = c.description in wanted
     elif question.kind == 'true_false': box.value = 'True' if answer else 'False'
+    elif question.kind == 'match':
+        for (term, _), d in zip(question.pairs, box.children): d.value = answer.get(term)
+    elif question.kind == 'order':
+        for d, step in zip(box.children, list(answer) + [None] * len(box.children)): d.value = step
     else: box.value = answer if question.kind == 'choice' else str(answer)
 
 # %% ../nbs/11_quiz_ui.ipynb #e6a2e681
@@ -94,9 +101,21 @@ class SharedLooks:
         self.text_style, self.description_style = _style_for(widgets.Textarea), _style_for(widgets.RadioButtons)
         self.checkbox_style = _style_for(widgets.Checkbox)
 
+    # Drop-down labels are made only for forms that have match or order questions.
+    @functools.cached_property
+    def term_style(self): return _description_style(width='12em')    # a match question's terms
+    @functools.cached_property
+    def place_style(self): return _description_style(width='4em')    # 1st, 2nd, ... of an order question
+
     def button(self, description:str, **kwargs):
         import ipywidgets as widgets
         return widgets.Button(description=description, layout=self.plain, style=self.button_style, **kwargs)
+
+def _description_style(width:str):
+    import ipywidgets as widgets
+    style = _style_for(widgets.Dropdown)
+    style.description_width = width
+    return style
 
 def _markdown_output(text:str, layout=None):
     "An Output widget showing Markdown (rendered by the notebook, so code and maths look right)."
@@ -115,7 +134,16 @@ def _titled_box():
     return TitledBox
 
 MARKS = {True: ('✔', '#1a7f37'), False: ('✘', '#cf222e'), None: ('?', '#9a6700')}
-KIND_NOTES = {'code': ' *(write Python; it is run against hidden checks)*', 'short': ' *(a sentence or two)*'}
+KIND_NOTES = {'code': ' *(write Python; it is run against hidden checks)*',
+              'short': ' *(a sentence or two; then compare it with the model answer)*',
+              'match': ' *(choose the description that goes with each term)*',
+              'order': ' *(choose the step that comes in each place)*', 'fill_in': ' *(one word or number)*'}
+
+def _prompt_markdown(question:Question, number:int) -> str:
+    "The card's heading: number, prompt, and what kind of answer it wants."
+    prompt = question.prompt.strip()
+    if question.kind == 'fill_in': prompt = prompt.replace('___', r'\_\_\_\_\_')   # a gap, not Markdown emphasis
+    return f'**{number}.** {prompt}{KIND_NOTES.get(question.kind, "")}'
 
 class QuestionCard:
     "The widgets for one question, and what happens when its buttons are pressed."
@@ -135,7 +163,7 @@ class QuestionCard:
             self.hint_button.on_click(lambda _: self._say(f'Hint: {escape(question.hint)}', '#57606a'))
             buttons.append(self.hint_button)
         self.feedback = widgets.HTML(layout=looks.plain, style=looks.html_style)
-        prompt = _markdown_output(f'**{number}.** {question.prompt.strip()}{KIND_NOTES.get(question.kind, "")}', looks.plain)
+        prompt = _markdown_output(_prompt_markdown(question, number), looks.plain)
         self.widget = widgets.VBox([prompt, self.input, widgets.HBox(buttons, layout=looks.plain), self.feedback], layout=looks.card)
         self.widget.add_class('quiz-card')   # a handle for styling and for the browser tests
 
@@ -178,7 +206,7 @@ class QuestionCard:
         text = escape(self.verdict.feedback)
         if self.verdict.correct is False: text += ' Try again, or press Show answer.'
         self._say(f'<b>{mark}</b> {text}', colour)
-        self._show_self_grade(self.verdict.correct is None)
+        self._show_self_grade(self.verdict.correct is None)   # free text: the learner grades it against the model answer
         if self.verdict.correct is not False: self._reveal()
         self.form.update_score()
 
@@ -204,6 +232,21 @@ def _widget_bundle(widget, **kwargs) -> dict:
             'application/vnd.jupyter.widget-view+json': {'version_major': 2, 'version_minor': 0, 'model_id': widget._model_id}}
 
 # %% ../nbs/11_quiz_ui.ipynb #d4b0f895
+# ipywidgets draws every radio, checkbox and drop-down label one line high, so a long option wrapped onto a
+# second line is drawn over the next option. Inside a quiz form, labels grow with their text instead.
+FORM_CSS = '''
+.quiz-form .widget-radio-box label, .quiz-form .widget-checkbox .widget-label-basic {
+  height: auto; min-height: 20px; line-height: 1.35; white-space: normal; overflow: visible;
+  display: flex; align-items: baseline; padding: 3px 0; }
+.quiz-form .widget-radio-box input, .quiz-form .widget-checkbox input {
+  height: auto; float: none; flex: none; order: -1; align-self: baseline; }
+.quiz-form .widget-checkbox .widget-label-basic span { white-space: normal; overflow: visible; }
+.quiz-form .widget-checkbox, .quiz-form .widget-dropdown { height: auto; }
+.quiz-form .widget-dropdown { margin-bottom: 4px; }
+.quiz-form .widget-dropdown > label { height: auto; line-height: 1.35; white-space: normal; overflow: visible; }
+.quiz-form .widget-dropdown > select { min-width: 0; text-overflow: ellipsis; }
+'''
+
 class QuizForm:
     "An interactive questionnaire: one card per question, a running score, every check saved to `progress`."
     def __init__(self, quiz:Quiz, progress:Progress|None=None, seed:int|None=None):
@@ -216,10 +259,11 @@ class QuizForm:
         rng, self.looks = random.Random(seed), SharedLooks()
         self.cards = [QuestionCard(q, i, self, rng) for i, q in enumerate(quiz.questions, 1)]
         self.score = widgets.HTML()
-        title = widgets.HTML(f'<h3>{escape(quiz.title or "Questionnaire")}</h3>')
+        title = widgets.HTML(f'<style>{FORM_CSS}</style><h3>{escape(quiz.title or "Questionnaire")}</h3>')
         notes = widgets.HTML(f'<span style="color:#57606a">{escape(self._intro())}</span>')
         self.widget = _titled_box()([title, notes, self.score] + [c.widget for c in self.cards])
         self.widget.title_text = f'{quiz.title or "Questionnaire"} ({len(quiz.questions)} questions)'
+        self.widget.add_class('quiz-form')   # what FORM_CSS applies to
         self.update_score()
 
     def _intro(self) -> str:
@@ -246,7 +290,9 @@ class QuizForm:
         if self.progress_note: text += f'<br><span style="color:#cf222e">{escape(self.progress_note)}</span>'
         self.score.value = text
 
+    # Shown as the form where widgets work, and as Markdown (answers folded) on GitHub or in a static page.
     def _repr_mimebundle_(self, **kwargs): return _widget_bundle(self.widget, **kwargs)
+    def _repr_markdown_(self) -> str: return quiz_markdown(self.quiz)
 
 # %% ../nbs/11_quiz_ui.ipynb #683c3067
 def nothing_due_message(progress:Progress|None) -> str:
@@ -259,15 +305,14 @@ def quiz_form(quiz:Quiz, progress:Progress|None=None, seed:int|None=None) -> Qui
     "The interactive form of `quiz`; display it in a notebook."
     return QuizForm(quiz, progress, seed)
 
+def questionnaire(lesson, # '01', 1 or '01_is_it_a_bird'
+                  progress:Progress|None=None, # where answers are saved (default: `Progress()`)
+                  seed:int|None=None, # fix the shuffles, for tests
+                 ) -> QuizForm:
+    "Lesson `lesson`'s questionnaire as a form: the one line of a questionnaire notebook."
+    return QuizForm(load_quiz(lesson), progress, seed)
+
 # %% ../nbs/11_quiz_ui.ipynb #e16a7693
-def all_banks() -> list[Quiz]:
-    "Every lesson's questionnaire, in lesson order."
-    return [read_bank(path) for path in sorted(_quiz_dir().glob('*.yaml'))]
-
-def all_questions() -> dict[str, Question]:
-    "Every question of every bank, by id."
-    return {q.id: q for bank in all_banks() for q in bank.questions}
-
 def due_quiz(progress:Progress, n:int=10, now:float|None=None) -> Quiz:
     "A `Quiz` of the (up to `n`) questions due for review."
     known = all_questions()
@@ -286,6 +331,7 @@ def review(n:int=10, progress:Progress|None=None) -> QuizForm:
 class QuitQuiz(Exception): "The learner typed q."
 
 TERMINAL_HELP = 'Type your answer and press Enter.  h: hint   s: skip   q: quit (your answers are saved as you go)'
+TERMINAL_PROMPTS = {'true_false': 'True or false (t/f): ', 'numeric': 'Your number: ', 'fill_in': 'The missing word: '}
 
 def _choice_prompt(question:Question, options:list[str]) -> str:
     several = len(question.answer) > 1
@@ -300,6 +346,19 @@ def _parse_choice(text:str, options:list[str]):
         picked.append(options[int(part) - 1])
     return picked or None
 
+def _letter(i:int) -> str: return chr(ord('a') + i)
+
+def _lettered(items:list[str]) -> str: return '\n'.join(f'  {_letter(i)}. {item}' for i, item in enumerate(items))
+
+def _parse_letters(text:str, items:list[str]) -> list[str]|None:
+    "The items that letters name ('c a d b', 'c,a,d,b' or 'cadb'); None if one names nothing."
+    parts = text.strip().lower().replace(',', ' ').split()
+    if len(parts) == 1: parts = list(parts[0])
+    letters = [_letter(i) for i in range(len(items))]
+    if not parts or any(p not in letters for p in parts): return None
+    return [items[letters.index(p)] for p in parts]
+
+# %% ../nbs/11_quiz_ui.ipynb #fd0cba83
 class TerminalQuiz:
     "Ask questions one by one with `ask` (like `input`) and `say` (like `print`); save every answer."
     def __init__(self, progress:Progress|None, ask=input, say=print, seed:int|None=None):
@@ -320,23 +379,59 @@ class TerminalQuiz:
             if line.strip() == '.': return '\n'.join(lines)
             lines.append(line)
 
-    def _answer(self, question:Question):
-        "Read one answer; None means skip."
-        options = self.rng.sample(question.options, len(question.options)) if question.kind == 'choice' else None
+    def _read_or_skip(self, question:Question, read, hint_words=('h', 'hint')) -> str|None:
+        "What `read()` returns once it is an answer: h shows the hint and reads again; None if the learner skips."
         while True:
-            if question.kind == 'code': text = self._read_code(question)
-            elif options: text = self._read(_choice_prompt(question, options))
-            else: text = self._read({'true_false': 'True or false (t/f): ', 'numeric': 'Your number: '}.get(question.kind, 'Your answer: '))
+            text = read()
             command = text.strip().lower()
             if command in ('s', 'skip'): return None
-            if command in ('h', 'hint'):
-                self.say(f'Hint: {question.hint}' if question.hint else 'No hint for this one.'); continue
-            if not command: self.say('(empty answer; type s to skip)'); continue
-            if options:
-                picked = _parse_choice(command, options)
-                if picked is None: self.say(f'Type a number from 1 to {len(options)}.'); continue
-                return picked if len(question.answer) > 1 else picked[0]
-            return text
+            if command in hint_words: self.say(f'Hint: {question.hint}' if question.hint else 'No hint for this one.')
+            elif command: return text
+            else: self.say('(empty answer; type s to skip)')
+
+    def _answer(self, question:Question):
+        "Read one answer, in the form `question.check` takes; None means skip."
+        if question.kind == 'choice': return self._answer_choice(question)
+        if question.kind == 'match': return self._answer_match(question)
+        if question.kind == 'order': return self._answer_order(question)
+        if question.kind == 'code': return self._read_or_skip(question, lambda: self._read_code(question))
+        prompt = TERMINAL_PROMPTS.get(question.kind, 'Your answer: ')
+        return self._read_or_skip(question, lambda: self._read(prompt))
+
+    def _answer_choice(self, question:Question):
+        options = self.rng.sample(question.options, len(question.options))
+        while True:
+            text = self._read_or_skip(question, lambda: self._read(_choice_prompt(question, options)))
+            if text is None: return None
+            picked = _parse_choice(text.strip().lower(), options)
+            if picked is not None: return picked if len(question.answer) > 1 else picked[0]
+            self.say(f'Type a number from 1 to {len(options)}.')
+
+    def _pick_letters(self, question:Question, items:list[str], prompt:str, count:int) -> list[str]|None:
+        "`count` of the lettered `items`, typed as letters at `prompt`; None if the learner skips."
+        hint_words = ('hint',) if len(items) >= 8 else ('h', 'hint')   # with 8 items, h is also a letter
+        last = _letter(len(items) - 1)
+        while True:
+            text = self._read_or_skip(question, lambda: self._read(prompt), hint_words)
+            if text is None: return None
+            picked = _parse_letters(text, items)
+            if picked is not None and len(picked) == count: return picked
+            self.say(f'Type one letter from a to {last}.' if count == 1 else f'Type all {count} letters, a to {last}, in order.')
+
+    def _answer_match(self, question:Question) -> dict|None:
+        descriptions = _shuffled_for(question, [d for _, d in question.pairs], self.rng)
+        self.say(f'{_lettered(descriptions)}\nType the letter of the description that goes with each term.')
+        answer = {}
+        for term, _ in question.pairs:
+            picked = self._pick_letters(question, descriptions, f'{term}: ', 1)
+            if picked is None: return None
+            answer[term] = picked[0]
+        return answer
+
+    def _answer_order(self, question:Question) -> list|None:
+        steps = _shuffled_for(question, question.steps, self.rng)
+        self.say(_lettered(steps))
+        return self._pick_letters(question, steps, 'The letters in the right order, separated by spaces: ', len(steps))
 
     def ask_question(self, question:Question, number:int, total:int):
         self.say(f'\n[{number}/{total}] {question.prompt.strip()}')

@@ -180,3 +180,19 @@ def test_clean_copy_runs_in_quick_mode(tmp_path):
 def test_clean_copy_refuses_the_lessons_folder():
     code, out, err = course('clean-copy', str(REPO/'nbs'/'lessons'))
     assert_one_line_error(code, err, 'lessons folder itself')
+
+
+def test_progress_counts_a_moved_question_in_its_current_lesson(tmp_path):
+    # l01-weight-assignment was answered under lesson 01 by earlier versions; its bank is now 06's.
+    from course_utils.progress import Progress
+    from course_utils.quiz import all_questions
+    moved = all_questions()['l01-weight-assignment']
+    assert moved.lesson == '06'
+    db = tmp_path/'p.sqlite'
+    with Progress(db, learner='ada') as progress:
+        progress._write('INSERT INTO attempts (learner, lesson, question_id, answer, correct, answered_at) VALUES (?, ?, ?, ?, ?, ?)',
+                        ('ada', '01', moved.id, 'old answer', 1, 1.0))
+    code, out, err = course('progress', env={'COURSE_PROGRESS_DB': str(db), 'COURSE_LEARNER': 'ada'})
+    assert code == 0, err
+    rows = {line.split()[0]: line.split() for line in out.splitlines() if line[:2].isdigit()}
+    assert rows['06'][-4].startswith('1/') and rows['01'][-4].startswith('0/'), out

@@ -4,7 +4,7 @@ import re
 
 from conftest import NBS
 from course_utils.docs import API_MODULES, build_site
-from course_utils.quiz_ui import all_banks
+from course_utils.quiz import all_banks
 from course_utils.runner import list_notebooks
 
 LESSONS = [nb for nb in list_notebooks(NBS/'lessons') if nb.kind == 'lesson']

@@ -1,5 +1,6 @@
 """Click through notebooks in JupyterLab as a learner does: the upload app, a questionnaire whose answers
-survive a kernel restart, and every lesson rendering without a front-end error."""
+survive a kernel restart, match and order questions answered with drop-downs, long options that wrap without
+overlapping, and every lesson rendering without a front-end error."""
 import re
 import sqlite3
 import time
@@ -10,6 +11,7 @@ from matplotlib.cbook import get_sample_data
 from pathlib import Path
 
 NBS = Path(__file__).resolve().parents[2]/"nbs"
+from .conftest import SCREENSHOTS, write_notebook
 from course_utils.quiz import load_quiz
 from course_utils.runner import list_notebooks
 
@@ -87,7 +89,8 @@ def test_upload_app_answers_a_real_photo_and_rejects_a_document(page, lab, tmp_p
 
 
 def choice_card(page, question):
-    card = page.locator('.quiz-card', has_text=question.prompt.strip().splitlines()[0][:60])
+    shown = re.sub(r'[`*]', '', question.prompt.strip().splitlines()[0])[:60]   # the prompt as rendered from Markdown
+    card = page.locator('.quiz-card', has_text=shown)
     card.wait_for(timeout=60_000)
     return card
 
@@ -123,6 +126,103 @@ def test_questionnaire_clicks_are_saved_across_a_kernel_restart(page, lab):
     with sqlite3.connect(env['COURSE_PROGRESS_DB']) as db:
         saved = db.execute('SELECT question_id, correct FROM attempts WHERE learner = ? ORDER BY id', ('browser-test',)).fetchall()
     assert saved == [(first.id, 1), (second.id, 0)]
+
+
+# Questions made in code, so these tests don't depend on what the banks hold today.
+KINDS_DEMO = """
+from course_utils.progress import Progress
+from course_utils.quiz import Choice, Match, Order, Quiz
+from course_utils.quiz_ui import quiz_form
+taught = dict(lesson='01', model_answer='the model answer', explanation='why it is so',
+              taught_in={'lesson': '01', 'anchor': 'loss', 'section': 'Loss and metric'})
+roles = Match('t-roles', kind='match', prompt='Match each term with its job.', pairs=%r, **taught)
+loop = Order('t-loop', kind='order', prompt='Put one step of training in order.', steps=%r, **taught)
+long_one = Choice('t-long', kind='choice', prompt='Which is the long option?', options=%r, answer=[%r], **taught)
+several = Choice('t-several', kind='choice', prompt='Pick the long ones.', options=%r, answer=%r, **taught)
+quiz_form(Quiz('01', 'Drop-downs and long options', [roles, loop, long_one, several]), Progress(learner='browser-kinds'))
+"""
+PAIRS = [['loss', 'what training lowers, step by step'], ['metric', 'what people read to judge a model'],
+         ['validation set', 'images held back to measure the model honestly']]
+STEPS = ['predict', 'compute the loss', 'compute the gradients', 'update the weights', 'zero the gradients']
+LONG = ('A graphics processor has thousands of small cores that each do simple arithmetic, all at the same time, '
+        'which suits the millions of multiply-adds of training a neural network; a CPU has a few fast cores that '
+        'mostly work one instruction after another, so it is much slower at this kind of work, though fine for it.')
+OPTIONS = [LONG, 'A short option', LONG.replace('graphics processor', 'GPU'), 'Another short one']
+
+
+def open_kinds_demo(page, lab):
+    _, _, root, _ = lab
+    write_notebook(root/'kinds_demo.ipynb', [KINDS_DEMO % (PAIRS, STEPS, OPTIONS, LONG, OPTIONS, [OPTIONS[0], OPTIONS[2]])])
+    open_notebook(page, lab, 'kinds_demo.ipynb')
+    run_all(page)
+    page.locator('.quiz-card').nth(3).wait_for(timeout=60_000)
+
+
+def saved_attempts(lab, learner):
+    with sqlite3.connect(lab[3]['COURSE_PROGRESS_DB']) as db:
+        return db.execute('SELECT question_id, answer, correct FROM attempts WHERE learner = ? ORDER BY id', (learner,)).fetchall()
+
+
+def choose(card, index, option):
+    "Pick `option` in the card's `index`th drop-down, as a learner does."
+    card.locator('select').nth(index).select_option(label=option)
+
+
+def test_match_and_order_answered_with_dropdowns(page, lab):
+    open_kinds_demo(page, lab)
+    match = page.locator('.quiz-card', has_text='Match each term')
+    assert match.locator('.widget-dropdown label').all_inner_texts() == [term for term, _ in PAIRS]
+    assert all(i == -1 for i in match.locator('select').evaluate_all('all => all.map(s => s.selectedIndex)'))   # none chosen yet
+    for i, (_, description) in enumerate(PAIRS): choose(match, i, description)
+    match.get_by_role('button', name='Check').click()
+    match.locator('.widget-html', has_text='✔').wait_for()
+    order = page.locator('.quiz-card', has_text='Put one step')
+    assert order.locator('.widget-dropdown label').all_inner_texts() == ['1st', '2nd', '3rd', '4th', '5th']
+    assert order.locator('select').first.evaluate('s => [...s.options].map(o => o.text)') != STEPS   # shown shuffled
+    swapped = [STEPS[1], STEPS[0]] + STEPS[2:]
+    for i, step in enumerate(swapped): choose(order, i, step)
+    order.get_by_role('button', name='Check').click()
+    order.locator('.widget-html', has_text='3 of 5 steps in the right place').wait_for()
+    choose(order, 0, STEPS[0]); choose(order, 1, STEPS[1])
+    order.get_by_role('button', name='Check').click()
+    order.locator('.widget-html', has_text='✔').wait_for()
+    saved = saved_attempts(lab, 'browser-kinds')
+    assert [(qid, correct) for qid, _, correct in saved] == [('t-roles', 1), ('t-loop', 0), ('t-loop', 1)]
+    assert all(description in saved[0][1] for _, description in PAIRS)   # the matches as chosen
+    assert saved[2][1] == ' | '.join(STEPS)
+    assert_no_frontend_errors(page)
+
+
+def drawn_box(label) -> dict:
+    "Where a label and its text are drawn (a label can stay one line high while its text spills out below)."
+    return label.evaluate("""l => { const r = document.createRange(); r.selectNodeContents(l);
+        const [a, b] = [l.getBoundingClientRect(), r.getBoundingClientRect()];
+        const x = Math.min(a.left, b.left), y = Math.min(a.top, b.top);
+        return {x, y, right: Math.max(a.right, b.right), bottom: Math.max(a.bottom, b.bottom)}; }""")
+
+
+def overlap(a, b) -> bool:
+    return a['x'] < b['right'] and b['x'] < a['right'] and a['y'] < b['bottom'] and b['y'] < a['bottom']
+
+
+def test_long_options_wrap_without_overlapping(page, lab):
+    open_kinds_demo(page, lab)
+    SCREENSHOTS.mkdir(exist_ok=True)
+    for prompt, labels, name in [('Which is the long option?', '.widget-radio-box label', 'radio'),
+                                 ('Pick the long ones.', '.widget-checkbox .widget-label-basic', 'checkbox')]:
+        card = page.locator('.quiz-card', has_text=prompt)
+        card.scroll_into_view_if_needed()
+        card.screenshot(path=str(SCREENSHOTS/f'long_options_{name}.png'))
+        found = card.locator(labels)
+        assert sorted(found.all_inner_texts()) == sorted(OPTIONS), name
+        boxes = [drawn_box(label) for label in found.all()]
+        for i, a in enumerate(boxes):
+            for b in boxes[i + 1:]: assert not overlap(a, b), (name, a, b)
+        card_box = card.bounding_box()
+        long_box = boxes[found.all_inner_texts().index(LONG)]
+        assert long_box['bottom'] - long_box['y'] > 40, (name, long_box)                # wrapped onto several lines,
+        assert long_box['right'] <= card_box['x'] + card_box['width'], (name, long_box)  # inside the card
+    assert_no_frontend_errors(page)
 
 
 LESSON_FOLDER = NBS/'lessons'
