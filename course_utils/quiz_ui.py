@@ -11,14 +11,16 @@ import functools
 import random
 from datetime import datetime
 from html import escape
+from pathlib import Path
 
 from .core import CourseError
 from .progress import Progress, due_cards
 from .quiz import Question, Quiz, all_questions, load_quiz, quiz_markdown, shuffled
 
 # %% auto #0
-__all__ = ['MARKS', 'KIND_NOTES', 'FORM_CSS', 'TERMINAL_HELP', 'TERMINAL_PROMPTS', 'SharedLooks', 'QuestionCard', 'QuizForm',
-           'nothing_due_message', 'quiz_form', 'questionnaire', 'due_quiz', 'review', 'QuitQuiz', 'TerminalQuiz']
+__all__ = ['MARKS', 'KIND_NOTES', 'FORM_CSS', 'TERMINAL_HELP', 'TERMINAL_PROMPTS', 'lesson_notebook', 'SharedLooks',
+           'QuestionCard', 'QuizForm', 'nothing_due_message', 'quiz_form', 'questionnaire', 'due_quiz', 'review',
+           'QuitQuiz', 'TerminalQuiz']
 
 # %% ../nbs/11_quiz_ui.ipynb #cd8e2bc6
 def _ordinal(n:int) -> str:
@@ -89,6 +91,23 @@ def _set_answer(question:Question, box, answer):
 def _style_for(widget_class) -> 'ipywidgets.Style':
     "A new style object of the kind `widget_class` takes: its own in ipywidgets 8 (`HTMLStyle`, ...), `DescriptionStyle` in 7."
     return widget_class.class_traits()['style'].klass()
+
+# %% ../nbs/11_quiz_ui.ipynb #a85f3f1c
+def lesson_notebook(lesson:str, folder:Path|None=None) -> Path|None:
+    "The lesson notebook `NN_*.ipynb` in `folder` (default: the working directory) when that is a lessons folder."
+    folder = Path(folder or Path.cwd())
+    if not (folder/f'{lesson}_questionnaire.ipynb').is_file(): return None   # e.g. nbs/, whose 01_search isn't a lesson
+    found = [p for p in sorted(folder.glob(f'{lesson}_*.ipynb')) if 'questionnaire' not in p.stem]
+    return found[0] if found else None
+
+def _with_section_link(html:str, question:Question, folder:Path|None=None) -> str:
+    "`html` (escaped feedback) with the question's 'See lesson NN, “section”' turned into a link to that section."
+    notebook = lesson_notebook(question.taught_in['lesson'], folder) if question.taught_in else None
+    plain = escape(question.see_also())
+    if notebook is None or not plain or plain not in html: return html
+    where = f"lesson {question.taught_in['lesson']}, “{question.taught_in['section']}”"
+    link = f'<a href="{escape(notebook.name)}#{escape(question.taught_in["anchor"])}" target="_blank">{escape(where)}</a>'
+    return html.replace(plain, f'See {link}.')
 
 # %% ../nbs/11_quiz_ui.ipynb #d1ada90a
 class SharedLooks:
@@ -203,7 +222,7 @@ class QuestionCard:
         self.verdict = self.question.check(answer)
         self.attempt_id = self.form.save(self.question, answer, self.verdict.correct)
         mark, colour = MARKS[self.verdict.correct]
-        text = escape(self.verdict.feedback)
+        text = _with_section_link(escape(self.verdict.feedback), self.question)
         if self.verdict.correct is False: text += ' Try again, or press Show answer.'
         self._say(f'<b>{mark}</b> {text}', colour)
         self._show_self_grade(self.verdict.correct is None)   # free text: the learner grades it against the model answer
