@@ -162,3 +162,13 @@ NOT_CODE = [q for q in QUESTIONS if q.kind != 'code']   # code answers start a p
 def test_check_never_raises(index, answer):
     verdict = NOT_CODE[index].check(answer)
     assert verdict.correct in (True, False, None) and isinstance(verdict.feedback, str)
+
+
+def test_quiz_module_knows_nothing_of_widgets():
+    # Banks, checking and Markdown live in quiz; the widget module builds on it, never the other way round
+    # (not even a lazy import inside a method).
+    import ast
+    tree = ast.parse((REPO/'course_utils'/'quiz.py').read_text())
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module or '' for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert not any('quiz_ui' in name or 'ipywidgets' in name for name in imported), imported
