@@ -20,7 +20,7 @@ from .core import CourseError
 __all__ = ['TYPO_MIN_LENGTH', 'NEGATORS', 'CODE_TIMEOUT', 'KINDS', 'REQUIRED', 'Verdict', 'QuizError', 'words_of', 'word_matches',
            'mentions', 'negated', 'affirms', 'Question', 'TrueFalse', 'Choice', 'Numeric', 'Short', 'Match', 'Order',
            'FillIn', 'run_code_answer', 'Code', 'Quiz', 'read_bank', 'load_quiz', 'all_banks', 'all_questions',
-           'shuffled', 'question_markdown', 'quiz_markdown']
+           'shuffled', 'prompt_markdown', 'question_markdown', 'quiz_markdown']
 
 # %% ../nbs/07_quiz.ipynb #f7c0a9d3
 @dataclass
@@ -406,11 +406,14 @@ def _options_markdown(question:Question) -> str:
     if question.kind == 'fill_in': return '*Fill in the gap.*'
     return ''
 
+def prompt_markdown(question:Question) -> str:
+    "The prompt as Markdown: a fill-in gap written so that Markdown shows it, rather than reading it as emphasis."
+    return question.prompt.strip().replace('___', '\\_\\_\\_\\_\\_')
+
 def question_markdown(question:Question, number:int) -> str:
     "One question as Markdown, its answer and explanation folded in a <details> block."
     taught = f'\n\n*{question.see_also()}*' if question.see_also() else ''
-    prompt = question.prompt.strip().replace('___', '\\_\\_\\_')   # a gap, not Markdown emphasis
-    parts = [f'**{number}.** {prompt}', _options_markdown(question),
+    parts = [f'**{number}.** {prompt_markdown(question)}', _options_markdown(question),
              f'<details><summary>Answer</summary>\n\n{question.model_answer.strip()}\n\n'
              f'*Why:* {question.explanation.strip()}{taught}\n\n</details>']
     return '\n\n'.join(p for p in parts if p)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .core import CourseError
 from .progress import Progress, due_cards
-from .quiz import Question, Quiz, all_questions, load_quiz, quiz_markdown, shuffled
+from .quiz import Question, Quiz, all_questions, load_quiz, prompt_markdown, quiz_markdown, shuffled
 
 # %% auto #0
 __all__ = ['MARKS', 'KIND_NOTES', 'FORM_CSS', 'TERMINAL_HELP', 'TERMINAL_PROMPTS', 'lesson_notebook', 'SharedLooks',
@@ -160,9 +160,7 @@ KIND_NOTES = {'code': ' *(write Python; it is run against hidden checks)*',
 
 def _prompt_markdown(question:Question, number:int) -> str:
     "The card's heading: number, prompt, and what kind of answer it wants."
-    prompt = question.prompt.strip()
-    if question.kind == 'fill_in': prompt = prompt.replace('___', r'\_\_\_\_\_')   # a gap, not Markdown emphasis
-    return f'**{number}.** {prompt}{KIND_NOTES.get(question.kind, "")}'
+    return f'**{number}.** {prompt_markdown(question)}{KIND_NOTES.get(question.kind, "")}'
 
 class QuestionCard:
     "The widgets for one question, and what happens when its buttons are pressed."
