@@ -1,4 +1,4 @@
-"""The `course` command: list, run, quiz, progress, review, clean-copy, docs, fetch-images, doctor.
+"""The `course` command: list, run, quiz, progress, review, clean-copy, docs, pack, fetch-images, doctor.
 
 Docs: https://course-team.github.io/course-utils/cli.html.md"""
 
@@ -24,7 +24,7 @@ from .runner import RUN_EXTRA_HINT, LessonFailed, find_lessons_dir, list_noteboo
 
 # %% auto #0
 __all__ = ['REQUIRED', 'RUN_EXTRA', 'cmd_list', 'cmd_run', 'cmd_quiz', 'cmd_progress', 'cmd_review', 'cmd_clean_copy', 'cmd_docs',
-           'cmd_fetch_images', 'cmd_doctor', 'build_parser', 'main']
+           'cmd_pack', 'cmd_fetch_images', 'cmd_doctor', 'build_parser', 'main']
 
 # %% ../nbs/09_cli.ipynb #486b356f
 def cmd_list(args) -> int:
@@ -54,6 +54,7 @@ def cmd_run(args) -> int:
     print(f'Executed notebook: {result.executed} ({result.seconds:.1f} s)')
     if not result.metrics: print('(this notebook recorded no metrics)')
     if result.data: print(f'data: {result.data}')
+    if result.weights: print(f'weights: {result.weights}')
     for name, value in result.metrics.items(): print(f'{name}: {_format(value)}')
     return 0
 
@@ -109,6 +110,33 @@ def cmd_docs(args) -> int:
     "Build the course site (running lessons that have no fresh executed copy), and serve it if asked."
     index = build_site(args.out)
     if args.serve: serve_site(index.parent, args.port)
+    return 0
+
+# %% ../nbs/09_cli.ipynb #7d61649e
+def cmd_pack(args) -> int:
+    "Build, check or serve a course pack."
+    from course_utils import pack   # imported here: `course` starts fast for the commands that don't need it
+    if args.action == 'build':
+        pack.build_pack(args.folder, faces=args.faces, upstream=args.upstream)
+        return 0
+    problems = pack.check_pack(args.folder)
+    if args.action == 'check':
+        for problem in problems: print(problem)
+        print(f"{args.folder}: {'every file matches the manifest' if not problems else f'{len(problems)} problem(s); run  course pack build {args.folder}  to fetch them again'}")
+        return 1 if problems else 0
+    if problems: raise CourseError(f'the pack in {args.folder} has {len(problems)} problem(s), e.g. {problems[0]} Run  course pack check {args.folder}.')
+    server = pack.PackServer(args.folder, args.host, args.port)
+    shared = args.host in ('0.0.0.0', '::')
+    print(f'Serving the course pack in {args.folder} at {server.url}/ (Ctrl-C stops).', flush=True)
+    print(f"Learners set  COURSE_MIRROR=http://{'<this machine' + chr(39) + 's address>' if shared else args.host}:{server.server.server_address[1]}"
+          + ('' if shared else '   (only this machine can reach it; --host 0.0.0.0 shares it with your network)'), flush=True)
+    for line in pack.licence_lines(pack.read_manifest(args.folder)): print(line, flush=True)
+    try: server.serve_forever()
+    except KeyboardInterrupt: pass
+    finally:
+        server.server.server_close()
+        served = sum(server.hits.values())
+        print(f"Stopped after {served:,} request{'s' * (served != 1)}:", ', '.join(f'{path} x{n}' for path, n in server.hits.most_common(5)))
     return 0
 
 # %% ../nbs/09_cli.ipynb #e6e8975e
@@ -207,6 +235,14 @@ def build_parser() -> argparse.ArgumentParser:
     docs.add_argument('--serve', action='store_true', help='then serve it at http://127.0.0.1:PORT/')
     docs.add_argument('--port', type=int, default=8000, help='port for --serve (default 8000)')
     docs.set_defaults(handler=cmd_docs)
+    pack = sub.add_parser('pack', help='build, check or serve a course pack: the lessons\' downloads in one folder, for a class or an offline machine')
+    pack.add_argument('action', choices=('build', 'check', 'serve'), help='build (needs internet), check, or serve a pack')
+    pack.add_argument('folder', type=Path, help='the pack folder')
+    pack.add_argument('--faces', type=int, default=20_000, help='build: CelebA faces to include (default 20000, as lesson 02 uses)')
+    pack.add_argument('--upstream', default=None, help='build: fetch https://HOST/PATH from UPSTREAM/HOST/PATH instead (a local cache)')
+    pack.add_argument('--host', default='127.0.0.1', help='serve: address to listen on (default 127.0.0.1; 0.0.0.0 for your network)')
+    pack.add_argument('--port', type=int, default=8000, help='serve: port (default 8000)')
+    pack.set_defaults(handler=cmd_pack)
     return parser
 
 def main(argv=None) -> int:

@@ -22,11 +22,11 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['SETTINGS_SPEC', 'ENV_PREFIX', 'CHECK_HOSTS', 'MIN_CUDA_CAPABILITY', 'LIBRARY_NOISE', 'METRICS_ENV', 'DATA_KEY',
-           'DATA_SOURCES', 'CourseError', 'Platform', 'platform', 'parse_setting', 'course_home', 'Setting', 'Settings',
-           'read_settings_file', 'find_settings_file', 'user_settings_file', 'settings', 'gpu_available',
-           'gpu_capability', 'device_summary', 'online', 'set_seed', 'ensure_writable', 'free_disk_gb', 'LessonConfig',
-           'library_versions', 'check_library_combination', 'setup_lesson', 'batch_size', 'record_data_source',
-           'record']
+           'DATA_SOURCES', 'WEIGHTS_KEY', 'WEIGHT_SOURCES', 'CourseError', 'Platform', 'platform', 'parse_setting',
+           'course_home', 'Setting', 'Settings', 'read_settings_file', 'find_settings_file', 'user_settings_file',
+           'settings', 'gpu_available', 'gpu_capability', 'device_summary', 'internet_reachable', 'online', 'set_seed',
+           'ensure_writable', 'free_disk_gb', 'LessonConfig', 'library_versions', 'check_library_combination',
+           'setup_lesson', 'batch_size', 'record_data_source', 'record_weights', 'record']
 
 # %% ../nbs/00_core.ipynb #62659629
 class CourseError(Exception):
@@ -72,6 +72,8 @@ SETTINGS_SPEC = {
     'lessons_dir':       ('paths', 'path', None, 'the lesson notebooks (found automatically in a clone of the course)'),
     'offline':           ('network', 'bool', False, 'never touch the internet, even when it is reachable'),
     'online_timeout':    ('network', 'float', 2.0, 'seconds the internet check may take'),
+    'mirror':            ('network', 'text', None, 'a course pack to download from instead of the internet: a URL '
+                                                  '(http://host:8000) or a folder; see `course pack`'),
     'quick_image_size':  ('training', 'int', 64, 'image size in quick mode'),
     'full_image_size':   ('training', 'int', 224, 'image size in full mode'),
     'quick_epochs':      ('training', 'int', 1, 'training epochs in quick mode'),
@@ -94,6 +96,7 @@ _TRUE, _FALSE = {'1', 'true', 'yes', 'on'}, {'0', 'false', 'no', 'off', ''}
 def parse_setting(name:str, raw:str, base:Path|None=None):
     "Convert the text `raw` of setting `name` to its type; relative paths are resolved against `base`."
     kind, text = SETTINGS_SPEC[name][1], raw.strip()
+    if kind == 'text': return text or None
     if kind == 'path':
         if not text: return None
         path = Path(os.path.expandvars(text)).expanduser()
@@ -116,7 +119,7 @@ def course_home(environ=None, plat:Platform|None=None) -> Path:
 
 def _builtin_default(name, home:Path):
     default = SETTINGS_SPEC[name][2]
-    if default is not None or name == 'lessons_dir': return default
+    if default is not None or SETTINGS_SPEC[name][1] != 'path' or name == 'lessons_dir': return default
     return home/('progress.sqlite' if name == 'progress_db' else name.removesuffix('_dir'))
 
 # %% ../nbs/00_core.ipynb #89ede3c4
@@ -248,7 +251,7 @@ def _reachable(host:str, timeout:float, result:threading.Event):
         with socket.create_connection((host, 443), timeout=timeout): result.set()
     except OSError: pass
 
-def online(timeout:float|None=None, max_age:float=300.0, environ=None) -> bool:
+def internet_reachable(timeout:float|None=None, max_age:float=300.0, environ=None) -> bool:
     "Whether the internet hosts that lessons download from can be reached; fast and cached."
     conf = settings(environ=environ)
     if conf.offline: return False
@@ -261,6 +264,13 @@ def online(timeout:float|None=None, max_age:float=300.0, environ=None) -> bool:
     value = reached.wait(timeout)
     _online_cache.update(at=now, value=value)
     return value
+
+def online(timeout:float|None=None, max_age:float=300.0, environ=None) -> bool:
+    "Whether lessons can download their data: from the course mirror when there is one, else from the internet."
+    if settings(environ=environ).offline: return False
+    from course_utils.mirror import active_mirror   # imported here: the mirror module builds on this one
+    if active_mirror(environ=environ) is not None: return True
+    return internet_reachable(timeout, max_age, environ)
 
 # %% ../nbs/00_core.ipynb #3104fcb4
 def set_seed(seed:int=42):
@@ -413,6 +423,7 @@ def _as_number(name, value):
     return value
 
 DATA_KEY, DATA_SOURCES = 'data', ('real', 'synthetic')
+WEIGHTS_KEY, WEIGHT_SOURCES = 'weights', ('pretrained', 'random')
 
 def _save_to_metrics_file(entries:dict):
     "Merge `entries` into the JSON file that `course run` reads, when it is running this notebook."
@@ -433,9 +444,15 @@ def record_data_source(kind:str):
     if saved.get(DATA_KEY) == 'synthetic': return   # one synthetic input makes the whole run synthetic
     _save_to_metrics_file({DATA_KEY: kind})
 
+def record_weights(kind:str):
+    "Note whether the lesson's model started from 'pretrained' or 'random' weights; saved beside the metrics as `weights`."
+    if kind not in WEIGHT_SOURCES: raise ValueError(f'weights are one of {WEIGHT_SOURCES}, not {kind!r}')
+    _save_to_metrics_file({WEIGHTS_KEY: kind})
+
 def record(**metrics):
     "Record a lesson's headline results: printed here, and saved for `course run` when it runs the lesson."
-    if DATA_KEY in metrics: raise CourseError(f"{DATA_KEY!r} is kept for the data source; give the metric another name.")
+    for key, meaning in ((DATA_KEY, 'the data source'), (WEIGHTS_KEY, 'the starting weights')):
+        if key in metrics: raise CourseError(f"{key!r} is kept for {meaning}; give the metric another name.")
     metrics = {name: _as_number(name, value) for name, value in metrics.items()}
     _save_to_metrics_file(metrics)
     for name, value in metrics.items(): print(f'{name}: {value:.4g}' if isinstance(value, float) else f'{name}: {value}')

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from .core import CourseError, online, platform, record_data_source, settings
+from .core import CourseError, online, platform, record_data_source, record_weights, settings
 from .download import download_images
+from .mirror import active_mirror, fetch_url, unpack_from_mirror
 from .search import ImageSearchError, search_images
 from . import synth
 
@@ -26,9 +27,9 @@ __all__ = ['IMAGE_SUFFIXES', 'BIRD_FOREST', 'BIRD_FOREST_FIX', 'CELEBA_PLACES', 
            'CELEBA_FACES_PER_SHARD', 'KAGGLE_CELEBA_HINT', 'CELEBA_FIX', 'CAMVID_LAYOUT', 'ML_LAYOUT', 'RATING_COLUMNS',
            'SyntheticNotice', 'synthetic_banner', 'binary_labels', 'salary_labels', 'search_terms', 'split_evenly',
            'search_image_urls', 'check_class_folders', 'bird_forest', 'read_celeba_attributes', 'find_celeba',
-           'celeba_shard_list', 'read_celeba_parquet', 'download_celeba', 'celeba_smiling', 'camvid_tiny',
-           'adult_sample', 'movielens', 'read_text_table', 'read_ratings', 'read_adult', 'weights_cached',
-           'pretrained_weights']
+           'celeba_shard_url', 'celeba_shard_list', 'read_celeba_parquet', 'download_celeba', 'celeba_smiling',
+           'camvid_tiny', 'adult_sample', 'movielens', 'read_text_table', 'read_ratings', 'read_adult', 'weights_file',
+           'weights_cached', 'pretrained_weights']
 
 # %% ../nbs/04_datasets.ipynb #274c578e
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.webp', '.gif', '.bmp')
@@ -255,16 +256,32 @@ CELEBA_HF_REPO = 'huggan/CelebA-faces-with-attributes'
 CELEBA_FACES_PER_SHARD = 1535
 
 # %% ../nbs/04_datasets.ipynb #c4c45089
-def celeba_shard_list() -> list[dict]:
-    "The CelebA Parquet shards on the Hub, in order, each as {'name', 'url', 'size'} (size in bytes, 0 if unknown)."
+def celeba_shard_url(path:str, hub:str|None=None) -> str:
+    "Where the Hub serves the file `path` (e.g. 'data/train-00000-of-00132.parquet') of the CelebA dataset."
+    return f"{hub or CELEBA_HF_URL}/datasets/{CELEBA_HF_REPO}/resolve/main/{path}"
+
+def _shard(path:str, size:int, hub:str|None=None) -> dict:
+    return {'name': Path(path).name, 'path': path, 'url': celeba_shard_url(path, hub), 'size': int(size or 0)}
+
+def _mirrored_shards() -> list[dict]:
+    "The CelebA shards the course mirror carries (none without a mirror)."
+    mirror = active_mirror()
+    if mirror is None: return []
+    prefix = celeba_shard_url('')
+    return [_shard(source[len(prefix):], mirror.files[mirror.find(source)]['size'])
+            for source in sorted(mirror.sources()) if source.startswith(prefix) and source.endswith('.parquet')]
+
+def celeba_shard_list(hub:str|None=None, # the Hub's address (default: `CELEBA_HF_URL`)
+                     ) -> list[dict]:
+    "The CelebA Parquet shards, in order, each as {'name', 'path', 'url', 'size'}: the course mirror's, else the Hub's."
+    if hub is None and (mirrored := _mirrored_shards()): return mirrored
     import requests
-    api = f'{CELEBA_HF_URL}/api/datasets/{CELEBA_HF_REPO}/tree/main/data'
+    api = f'{hub or CELEBA_HF_URL}/api/datasets/{CELEBA_HF_REPO}/tree/main/data'
     response = requests.get(api, timeout=settings().download_timeout)
     response.raise_for_status()
     entries = [e for e in response.json() if isinstance(e, dict) and str(e.get('path', '')).endswith('.parquet')]
     if not entries: raise CourseError(f'{api} lists no Parquet files: the dataset has moved or changed.')
-    return [{'name': Path(e['path']).name, 'url': f"{CELEBA_HF_URL}/datasets/{CELEBA_HF_REPO}/resolve/main/{e['path']}",
-             'size': int((e.get('lfs') or {}).get('size') or e.get('size') or 0)} for e in sorted(entries, key=lambda e: e['path'])]
+    return [_shard(e['path'], (e.get('lfs') or {}).get('size') or e.get('size'), hub) for e in sorted(entries, key=lambda e: e['path'])]
 
 # %% ../nbs/04_datasets.ipynb #7f2aa809
 _SAFE_NAME = re.compile(r'^\w[\w.-]*$')
@@ -321,22 +338,15 @@ def _write_attribute_table(root:Path):
     if tables: _write_atomically(Path(root)/'list_attr_celeba.csv', pd.concat(tables).to_csv(index=False).encode())
 
 # %% ../nbs/04_datasets.ipynb #221892aa
-def _fetch_file(url:str, target:Path) -> Path:
-    "Download `url` to `target` under a temporary name first, so an interrupted download never leaves half a file."
-    import requests
-    part = target.with_name(target.name + '.part')
-    with requests.get(url, stream=True, timeout=settings().download_timeout) as response:
-        response.raise_for_status()
-        expected = 0 if 'Content-Encoding' in response.headers else int(response.headers.get('Content-Length') or 0)
-        with open(part, 'wb') as f:
-            for chunk in response.iter_content(2**20): f.write(chunk)
-    if expected and part.stat().st_size != expected:
-        raise ConnectionError(f'{url} stopped after {part.stat().st_size:,} of {expected:,} bytes; run the cell again to resume.')
-    return part.replace(target)
+def _download(url:str, target:Path) -> Path:
+    "`url` saved at `target`: from the course mirror when it carries that file (checked against its SHA-256), else from `url`."
+    mirror = active_mirror()
+    if mirror is not None and mirror.find(url): return mirror.fetch(url, target)
+    return fetch_url(url, target)
 
 def _fetch_and_convert(shard:dict, root:Path) -> int:
     "Download one shard and convert it; 0 (and a note) for a shard that is damaged at the source."
-    parquet = _fetch_file(shard['url'], _shards_folder(root)/shard['name'])
+    parquet = _download(shard['url'], _shards_folder(root)/shard['name'])
     try: return _convert_shard(parquet, root)
     except CourseError as e:
         print(f"Skipping {shard['name']}: {e}")
@@ -419,9 +429,11 @@ def _require(path:Path, needed:list, name:str, layout:str) -> Path:
     return path
 
 def _untar(name:str) -> Path:
-    "Download (once) and unpack fastai's dataset `URLs.<name>`."
+    "Download (once) and unpack fastai's dataset `URLs.<name>`: from the course mirror when it carries it, else with fastai."
     from fastai.data.external import URLs, untar_data
-    return untar_data(getattr(URLs, name))
+    url, mirror = getattr(URLs, name), active_mirror()
+    if mirror is not None and mirror.find(url): return unpack_from_mirror(mirror, url)
+    return untar_data(url)
 
 def _fastai_sample(name:str, title:str, data_path, offline, needed, layout, make_synthetic) -> Path:
     if data_path is not None: return _real(_require(data_path, needed, title, layout))
@@ -506,7 +518,8 @@ def read_adult(path:Path) -> pd.DataFrame:
     df.columns = [c.strip() for c in df.columns]
     if 'salary' not in df.columns and 'income' in df.columns: df = df.rename(columns={'income': 'salary'})
     if 'salary' not in df.columns: raise CourseError(f"{path} has no salary (or income) column to predict.")
-    for column in df.select_dtypes('object').columns: df[column] = df[column].str.strip()
+    for column in [c for c in df.columns if pd.api.types.is_string_dtype(df[c].dtype)]:   # object (pandas 2) or str (3)
+        df[column] = df[column].str.strip()
     df['salary'] = salary_labels(df['salary'])
     unreadable = df['salary'].isna().sum()
     if unreadable: print(f'Dropping {unreadable} rows whose salary label is missing or unreadable.')
@@ -519,21 +532,30 @@ def _weights_for(arch):
     from torchvision.models import get_model_weights
     return get_model_weights(arch).DEFAULT
 
+def weights_file(weights) -> Path:
+    "Where PyTorch's download cache keeps the weights file: torchvision's own file name, under torch.hub's checkpoints."
+    import torch
+    return Path(torch.hub.get_dir())/'checkpoints'/Path(weights.url).name
+
 def weights_cached(weights) -> bool:
     "True when the weights file is already in PyTorch's download cache."
-    import torch
-    return (Path(torch.hub.get_dir())/'checkpoints'/Path(weights.url).name).is_file()
+    return weights_file(weights).is_file()
+
+def _fetch_weights(weights):
+    "Put the weights file in PyTorch's cache: from the course mirror (checked against the pack's SHA-256), else from torchvision."
+    mirror = active_mirror()
+    if mirror is not None and mirror.find(weights.url): mirror.fetch(weights.url, weights_file(weights))
+    else: weights.get_state_dict(progress=True, check_hash=True)   # torchvision checks the hash in the file name
 
 def pretrained_weights(arch, offline:bool|None=None) -> bool:
     "True if pretrained weights for `arch` are cached or can be downloaded now; False (and a one-line warning) otherwise."
     weights = _weights_for(arch)
     name = getattr(arch, '__name__', str(weights))
-    if weights_cached(weights): return True
-    if not _offline(offline):
-        try:
-            weights.get_state_dict(progress=True)
-            return True
-        except Exception as e: why = f'the download failed ({type(e).__name__})'
-    else: why = 'offline with no cached copy'
-    print(f'Pretrained weights for {name} unavailable ({why}): training from random weights, so expect much worse results.')
-    return False
+    available, why = weights_cached(weights), 'offline with no cached copy'
+    if not available and not _offline(offline):
+        try: _fetch_weights(weights); available = True
+        except Exception as e: why = f'the download failed ({_short_error(e)})'
+    record_weights('pretrained' if available else 'random')
+    if not available:
+        print(f'Pretrained weights for {name} unavailable ({why}): training from random weights, so expect much worse results.')
+    return available

@@ -82,10 +82,20 @@ def _read_limited(response, max_bytes:int, give_up_at:float) -> bytes:
         if time.monotonic() > give_up_at: raise Rejected('too slow')
     return bytes(data)
 
+def _pack_file_bytes(url:str, max_bytes:int) -> bytes:
+    "A photo from a course pack in a folder (see `mirror`); any other file:// URL is refused, whatever a search returned."
+    from course_utils.mirror import active_mirror
+    mirror = active_mirror()
+    path = mirror.local_file(url) if mirror is not None else None
+    if path is None: raise Rejected('not an http(s) URL')
+    if path.stat().st_size > max_bytes: raise Rejected('too large')
+    return path.read_bytes()
+
 def fetch_bytes(url:str, timeout:float, max_bytes:int, give_up_at:float|None=None) -> bytes:
     "The body of `url`, or `Rejected` with a reason; bounded in time, size and redirects."
     scheme = urlsplit(url).scheme.lower()
     if scheme == 'data': return _data_url_bytes(url, max_bytes)
+    if scheme == 'file': return _pack_file_bytes(url, max_bytes)
     if scheme not in ('http', 'https'): raise Rejected('not an http(s) URL')
     import requests, urllib3
     give_up_at = min(give_up_at or float('inf'), time.monotonic() + timeout)

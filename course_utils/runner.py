@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import course_utils
-from .core import DATA_KEY, METRICS_ENV, CourseError, ensure_writable, settings
+from .core import DATA_KEY, METRICS_ENV, WEIGHTS_KEY, CourseError, ensure_writable, settings
 
 # %% auto #0
 __all__ = ['QUIZ_SUFFIX', 'REVIEW_SUFFIX', 'RUN_EXTRA_HINT', 'find_lessons_dir', 'NotebookInfo', 'notebook_title',
@@ -140,6 +140,7 @@ class RunResult:
     metrics: dict = field(default_factory=dict)   # the numbers the notebook passed to `record`
     seconds: float = 0.0
     data: str|None = None   # 'real' or 'synthetic', as the dataset functions noted; None if it loaded no dataset
+    weights: str|None = None   # 'pretrained' or 'random', as `pretrained_weights` noted; None if it asked for none
 
 @contextlib.contextmanager
 def _environment(**changes):
@@ -222,5 +223,5 @@ def run_notebook(path:Path,              # the notebook to execute
     start = time.monotonic()
     with _environment(**env): _execute(path, executed, params, timeout or conf.cell_timeout)
     metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
-    data = metrics.pop(DATA_KEY, None)
-    return RunResult(path, executed, metrics, time.monotonic() - start, data)
+    data, weights = metrics.pop(DATA_KEY, None), metrics.pop(WEIGHTS_KEY, None)
+    return RunResult(path, executed, metrics, time.monotonic() - start, data, weights)

@@ -12,7 +12,8 @@ import threading
 import time
 from urllib.parse import urlsplit, urlunsplit
 
-from .core import CourseError, online, settings
+from .core import CourseError, internet_reachable, online, settings
+from .mirror import active_mirror
 
 # %% auto #0
 __all__ = ['NOT_PHOTOS', 'ImageSearchError', 'clean_image_urls', 'call_with_deadline', 'default_client', 'search_images']
@@ -74,6 +75,16 @@ def _short(error:BaseException) -> str:
 def _backoff_delay(attempt:int, base:float) -> float:
     return base * 2 ** attempt * (1 + random.random() / 2)
 
+def _mirror_photos(term:str, max_images:int) -> list[str]|None:
+    "The course mirror's photos for `term`; None without a mirror, or when it has none and the internet can be asked."
+    mirror = active_mirror()
+    found = mirror.search(term) if mirror is not None else None
+    if found is None and mirror is not None and not internet_reachable():
+        known = ', '.join(map(repr, mirror.manifest.get('search', {}))) or 'none'
+        raise ImageSearchError(f"the course mirror has no photos for {term!r} (it has photos for: {known}), and the "
+                               f"internet can't be reached to search for them. {_INSTEAD}")
+    return None if found is None else found[:max_images]
+
 def search_images(term:str,              # what to search for, e.g. 'bird photos'
                   max_images:int=200,    # how many image URLs to return at most
                   offline:bool|None=None,# True: fail at once; None: check with `online()`
@@ -89,6 +100,7 @@ def search_images(term:str,              # what to search for, e.g. 'bird photos
     timeout = timeout or conf.search_timeout
     if offline or (offline is None and client is None and not online()):
         raise ImageSearchError(f"no internet connection, so no image search for {term!r}. {_INSTEAD}")
+    if client is None and (photos := _mirror_photos(term, max_images)) is not None: return photos
     client = client or default_client(timeout)
     for attempt in range(retries):
         try:

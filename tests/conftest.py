@@ -1,5 +1,6 @@
 "Shared test setup: tests never touch the internet and never read or write a learner's own files."
 import ipaddress
+import json
 import os
 import shutil
 import socket
@@ -24,6 +25,8 @@ def pytest_configure(config):
     os.environ['COURSE_RUNS_DIR'] = str(scratch/'runs')
     os.environ['COURSE_PROGRESS_DB'] = str(scratch/'progress.sqlite')
     os.environ['COURSE_SEARCH_PAUSE'] = '0'   # the pause between image searches is for real search engines
+    # PyTorch's download cache: tests put generated (random) weights there, which must never reach a learner's cache.
+    os.environ['TORCH_HOME'] = str(scratch/'torch')
     # No MPLBACKEND here: kernels then draw inline, as for a learner, so executed lessons keep their figures.
     # pytest -n 2 runs two notebooks at once on a 2-core machine: one thread each. Two multi-threaded PyTorch
     # processes on two cores spin-wait on each other, which made small-model cells 10-40x slower (measured).
@@ -48,3 +51,36 @@ def no_internet(monkeypatch):
             raise OSError(f'tests must not use the network (tried to reach {address})')
         return real_connect(sock, address)
     monkeypatch.setattr(socket.socket, 'connect', guarded_connect)
+
+
+class LessonRuns:
+    """Each lesson run once per test session in quick, offline mode, by whichever test (on whichever xdist worker)
+    asks first; later asks get the same run. The notebook tests check its results and the site build shows its
+    outputs, so CI executes every lesson once for both instead of twice."""
+    def __init__(self, folder:Path): self.folder = folder
+
+    def __call__(self, path:Path):
+        from filelock import FileLock
+        from course_utils.runner import RunResult, run_notebook
+        saved = self.folder/f'{path.stem}.result.json'
+        with FileLock(str(self.folder/f'{path.stem}.lock')):
+            if saved.is_file():
+                fields = json.loads(saved.read_text())
+                return RunResult(**{**fields, 'source': Path(fields['source']), 'executed': Path(fields['executed'])})
+            result = run_notebook(path, out_dir=self.folder, quick=True, offline=True, timeout=600)
+            saved.write_text(json.dumps({**vars(result), 'source': str(result.source), 'executed': str(result.executed)}))
+            return result
+
+
+@pytest.fixture(scope='session')
+def session_folder(tmp_path_factory, worker_id) -> Path:
+    "A folder shared by every xdist worker of this test session (under xdist each worker's base temp folder is inside it)."
+    base = tmp_path_factory.getbasetemp()
+    return base if worker_id == 'master' else base.parent
+
+
+@pytest.fixture(scope='session')
+def offline_lesson_runs(session_folder) -> LessonRuns:
+    folder = session_folder/'offline-lesson-runs'
+    folder.mkdir(exist_ok=True)
+    return LessonRuns(folder)

@@ -48,6 +48,8 @@ THRESHOLDS = {
 
 # Lessons whose data comes from a course_utils dataset function (real, your copy, or synthetic).
 DATASET_LESSONS = {'01_is_it_a_bird', '02_smiling_faces', '03_segmentation', '04_tabular', '05_collab'}
+# Lessons that start from pretrained weights when they can (`pretrained_weights`).
+PRETRAINED_LESSONS = {'01_is_it_a_bird', '02_smiling_faces', '03_segmentation', '07_pytorch_underneath'}
 
 
 def test_every_notebook_is_collected():
@@ -56,8 +58,10 @@ def test_every_notebook_is_collected():
 
 
 @pytest.mark.parametrize('notebook', NOTEBOOKS, ids=lambda p: str(p.relative_to(NBS)))
-def test_notebook_runs(notebook, tmp_path):
-    result = run_notebook(notebook, out_dir=tmp_path, quick=True, offline=True, timeout=600)
+def test_notebook_runs(notebook, tmp_path, offline_lesson_runs):
+    # A lesson's run is shared with the site build (tests/test_site.py), which shows its outputs.
+    result = (offline_lesson_runs(notebook) if notebook in LESSONS else
+              run_notebook(notebook, out_dir=tmp_path, quick=True, offline=True, timeout=600))
     assert result.executed.is_file()
     if notebook in LESSONS:
         # Every lesson ends with record(...) of its headline metric, and records real numbers.
@@ -67,6 +71,8 @@ def test_notebook_runs(notebook, tmp_path):
         # Offline, every lesson that loads a dataset trains on its synthetic stand-in and must say so beside the
         # metrics; lessons that load none (00, 06, 07 build their data in the notebook) report no source.
         assert result.data == ('synthetic' if notebook.stem in DATASET_LESSONS else None), (notebook.stem, result.data)
+        # Offline there are no pretrained weights: the lessons that ask for them say they start from random ones.
+        assert result.weights == ('random' if notebook.stem in PRETRAINED_LESSONS else None), (notebook.stem, result.weights)
     if notebook.stem in THRESHOLDS:
         assert THRESHOLDS[notebook.stem](result.metrics), result.metrics
     if notebook.stem == '00_jupyter_basics':
