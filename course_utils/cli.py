@@ -17,6 +17,7 @@ from .core import (CourseError, device_summary, ensure_writable, free_disk_gb, l
 from .clean_copy import write_clean_copies
 from .docs import build_site, serve_site
 from .download import download_images, read_url_list
+from .mirror import active_mirror
 from .progress import Progress, lesson_scores, scores_table
 from .quiz import all_banks, load_quiz
 from .quiz_ui import TerminalQuiz, due_quiz, nothing_due_message
@@ -174,6 +175,11 @@ def _lessons_line() -> str:
         return f"{folder} ({count} lesson{'s' * (count != 1)})"
     except CourseError: return 'not found (fine for a pip install; clone the course to run lessons with `course run`)'
 
+def _setting_text(name:str, value) -> str:
+    "How `course doctor` shows a setting's value; unset ones say what happens instead."
+    if value is not None: return str(value)
+    return '(none; a pack in /kaggle/input or /storage is used)' if name == 'mirror' else '(found automatically)'
+
 def cmd_doctor(args) -> int:
     "Print an environment report; exit 0 when the course can run here."
     conf, plat = settings(), platform()
@@ -183,12 +189,13 @@ def cmd_doctor(args) -> int:
     print(f'Device     {device_summary()}')
     print(f'Python     {sys.version.split()[0]} ({sys.executable})')
     print('Packages   ' + ', '.join(f'{k} {v}' for k, v in library_versions(('course-utils',) + REQUIRED + RUN_EXTRA).items()))
-    print(f"Internet   {'online' if is_online else 'offline: lessons use local data or the synthetic stand-ins'}")
+    mirror = active_mirror() if is_online else None
+    print(f"Internet   {'offline: lessons use local data or the synthetic stand-ins' if not is_online else f'course mirror {mirror.location} ({len(mirror.files):,} files): lessons download from it' if mirror else 'online'}")
     if plat.name == 'kaggle' and not is_online: print(f'           {plat.notes[0]}')
     print(f'Lessons    {_lessons_line()}')
     print('Settings')
     for name, value, source in conf.items():
-        print(f"  {name:<18} {'(found automatically)' if value is None else str(value):<48} {source}")
+        print(f"  {name:<18} {_setting_text(name, value):<48} {source}")
     problems = _doctor_problems(conf)
     print(f'Data       {conf.data_dir} ({"not writable" if _folder_problem(conf, "data_dir") else "writable"}, '
           f'{free_disk_gb(conf.data_dir):.1f} GB free)')

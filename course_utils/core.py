@@ -319,6 +319,7 @@ class LessonConfig:
     device: str
     platform: Platform
     settings: Settings
+    mirror: str|None = None   # the course mirror lessons download from, when there is one (see `mirror`)
 
 def library_versions(names=('torch', 'torchvision', 'fastai', 'course-utils')) -> dict[str, str]:
     "Installed versions of `names`, read from package metadata (nothing is imported)."
@@ -335,6 +336,7 @@ def _banner(cfg:LessonConfig) -> str:
     mode = (f'quick ({cfg.image_size} px images, {cfg.epochs} epoch{"s" * (cfg.epochs != 1)}, small data)' if cfg.quick
             else f'full ({cfg.image_size} px images, {cfg.epochs} epochs)')
     net = ('offline: lessons use your local data or the built-in synthetic stand-in' if cfg.offline
+           else f'course mirror {cfg.mirror}: lessons download real data from it' if cfg.mirror
            else 'online: lessons download real data')
     lines = [f'Platform : {cfg.platform.title}', f'Device   : {cfg.device}',
              f'Python   : {sys.version.split()[0]} · {versions}', f'Internet : {net}', f'Mode     : {mode}',
@@ -394,6 +396,9 @@ def setup_lesson(quick:bool|None=None,    # small and fast; None = quick exactly
                        image_size=conf.quick_image_size if quick else conf.full_image_size,
                        epochs=conf.quick_epochs if quick else conf.full_epochs,
                        gpu=gpu, device=device_summary(), platform=plat, settings=conf)
+    if not offline:
+        from course_utils.mirror import active_mirror
+        cfg.mirror = getattr(active_mirror(), 'location', None)
     if seed is not None: set_seed(seed)
     _quiet_library_noise()
     if show: print(_banner(cfg))

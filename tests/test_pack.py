@@ -123,6 +123,7 @@ def test_a_pack_in_a_kaggle_input_folder_is_found_and_used(session_folder, tmp_p
     monkeypatch.setenv('TORCH_HOME', str(tmp_path/'torch'))   # the random test weights stay out of other tests' cache
     # Kaggle's internet is off: the conftest guard refuses anything but loopback, and no setting names the pack.
     assert core.online() and mirror.active_mirror().location == str(kaggle_input/'course-pack-2026')
+    assert core.setup_lesson(quick=True, show=False).mirror == str(kaggle_input/'course-pack-2026')
     table = read_adult(adult_sample())
     assert len(table) > 1000 and set(table['salary']) == {'>=50k', '<50k'}
     assert 'synthetic' not in capsys.readouterr().out
