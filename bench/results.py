@@ -21,7 +21,8 @@ RESULTS = BENCH/'RESULTS.md'
 SCRIPTS = {'download': 'The image pipeline: fastai\'s recipe (A) against course_utils.download_images (B)',
            'course': 'The whole course in quick offline mode',
            'startup': 'Start-up: importing course_utils and opening a questionnaire',
-           'train': 'Training throughput, lesson 02\'s configuration'}
+           'train': 'Training throughput, lesson 02\'s configuration',
+           'inference': 'Inference speed of lesson 02\'s exported model on a CPU'}
 HEADER = """# Benchmark results
 
 Regenerate with `python bench/results.py` (all) or `python bench/results.py --only NAME` (one section).

@@ -1,4 +1,4 @@
-"""The `course` command: list, run, quiz, progress, review, clean-copy, docs, pack, fetch-images, doctor.
+"""The `course` command: list, run, quiz, progress, review, clean-copy, docs, app, pack, fetch-images, doctor.
 
 Docs: https://course-team.github.io/course-utils/cli.html.md"""
 
@@ -25,7 +25,7 @@ from .runner import RUN_EXTRA_HINT, LessonFailed, find_lessons_dir, list_noteboo
 
 # %% auto #0
 __all__ = ['REQUIRED', 'RUN_EXTRA', 'cmd_list', 'cmd_run', 'cmd_quiz', 'cmd_progress', 'cmd_review', 'cmd_clean_copy', 'cmd_docs',
-           'cmd_pack', 'cmd_fetch_images', 'cmd_doctor', 'build_parser', 'main']
+           'cmd_app', 'cmd_pack', 'cmd_fetch_images', 'cmd_doctor', 'build_parser', 'main']
 
 # %% ../nbs/09_cli.ipynb #486b356f
 def cmd_list(args) -> int:
@@ -112,6 +112,18 @@ def cmd_docs(args) -> int:
     index = build_site(args.out)
     if args.serve: serve_site(index.parent, args.port)
     return 0
+
+# %% ../nbs/09_cli.ipynb #db9614ac
+def cmd_app(args) -> int:
+    "Write lesson 02's web app into a folder, and serve it when asked."
+    from course_utils.app import APP_LESSONS, serve_app, write_app   # imported here: `course` starts fast
+    lesson = args.lesson.zfill(2)
+    if lesson not in APP_LESSONS: raise CourseError(f"lesson {args.lesson} has no web app; lesson {', '.join(APP_LESSONS)} does.")
+    if args.folder is None and not args.serve: raise CourseError('say where to write the app: course app 02 DIR (or add --serve to try it).')
+    folder = write_app(args.folder or settings().runs_dir/f'app-{lesson}', model=args.model)
+    print(f'Wrote {folder}: app.py, requirements.txt, README.md and model.pkl. Upload the folder to a new Gradio '
+          'Space on huggingface.co, or run `python app.py` in it.', flush=True)
+    return serve_app(folder, args.host, args.port) if args.serve else 0
 
 # %% ../nbs/09_cli.ipynb #7d61649e
 def cmd_pack(args) -> int:
@@ -242,6 +254,14 @@ def build_parser() -> argparse.ArgumentParser:
     docs.add_argument('--serve', action='store_true', help='then serve it at http://127.0.0.1:PORT/')
     docs.add_argument('--port', type=int, default=8000, help='port for --serve (default 8000)')
     docs.set_defaults(handler=cmd_docs)
+    app = sub.add_parser('app', help="write lesson 02's smile detector as a web app (Gradio, ready for Hugging Face Spaces)")
+    app.add_argument('lesson', help='the lesson whose model to serve: 02')
+    app.add_argument('folder', type=Path, nargs='?', default=None, help='where to write app.py, requirements.txt, README.md, model.pkl')
+    app.add_argument('--model', type=Path, default=None, help="the exported model (default: lesson 02's, in models_dir)")
+    app.add_argument('--serve', action='store_true', help='then run the app until Ctrl-C')
+    app.add_argument('--host', default='127.0.0.1', help='--serve: address (default 127.0.0.1)')
+    app.add_argument('--port', type=int, default=7860, help='--serve: port (default 7860)')
+    app.set_defaults(handler=cmd_app)
     pack = sub.add_parser('pack', help='build, check or serve a course pack: the lessons\' downloads in one folder, for a class or an offline machine')
     pack.add_argument('action', choices=('build', 'check', 'serve'), help='build (needs internet), check, or serve a pack')
     pack.add_argument('folder', type=Path, help='the pack folder')

@@ -182,6 +182,7 @@ def bird_forest(data_path=None,          # your own folder with one subfolder of
                 n_per_class:int|None=None, # images per category (default: images_per_class setting; 40 in quick mode)
                 max_size:int=400,        # longest side of downloaded images
                 seed:int=42,             # for the synthetic set
+                mislabelled:int=0,       # synthetic set only: pictures per class planted in the other's folder (see synth)
                ) -> Path:
     "A folder with one subfolder of images per category: yours, downloaded, or synthetic."
     if data_path is not None: return _real(check_class_folders(data_path))
@@ -196,7 +197,10 @@ def bird_forest(data_path=None,          # your own folder with one subfolder of
         raise CourseError(f"{why}{f' ({reason})' if reason else ''}, and there is synthetic data only for bird/forest. "
                           "Put your images in one folder per category and pass data_path=...")
     synthetic_banner('bird/forest', why, reason, BIRD_FOREST_FIX)
-    return synth.synth_bird_forest(_synthetic_dir('bird_forest', quick), n_per_class=n_per_class, size=96 if quick else 160, seed=seed)
+    # A folder of its own: the plain set, which others use, is never redrawn under them.
+    name = f'bird_forest-mislabelled{mislabelled}' if mislabelled else 'bird_forest'
+    return synth.synth_bird_forest(_synthetic_dir(name, quick), n_per_class=n_per_class, size=96 if quick else 160, seed=seed,
+                                   mislabelled=mislabelled)
 
 # %% ../nbs/04_datasets.ipynb #7a75e48a
 def read_celeba_attributes(path:Path) -> pd.DataFrame:

@@ -24,8 +24,8 @@ from .runner import find_lessons_dir, list_notebooks, run_notebook
 __all__ = ['API_MODULES', 'SITE_NAME', 'api_markdown', 'executed_lessons', 'build_site', 'serve_site']
 
 # %% ../nbs/13_docs.ipynb #6ff0d1bf
-API_MODULES = ('core', 'datasets', 'download', 'search', 'mirror', 'pack', 'synth', 'vision', 'widgets', 'quiz', 'progress',
-               'quiz_ui', 'runner', 'clean_copy', 'docs', 'cli')
+API_MODULES = ('core', 'datasets', 'download', 'search', 'mirror', 'pack', 'synth', 'vision', 'widgets', 'app', 'quiz',
+               'progress', 'quiz_ui', 'runner', 'clean_copy', 'docs', 'cli')
 
 def _signature(obj) -> str:
     try: return str(inspect.signature(obj))

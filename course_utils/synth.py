@@ -15,8 +15,8 @@ import pandas as pd
 from PIL import Image, ImageDraw, ImageFilter
 
 # %% auto #0
-__all__ = ['RECORD_NAME', 'BIRD_FOREST_CLASSES', 'CELEBA_ATTRIBUTES', 'CAMVID_CODES', 'ADULT_COLUMNS', 'synth_bird_forest',
-           'synth_faces', 'synth_camvid', 'synth_adult', 'synth_movielens']
+__all__ = ['RECORD_NAME', 'BIRD_FOREST_CLASSES', 'MISLABELLED_NAME', 'CELEBA_ATTRIBUTES', 'CAMVID_CODES', 'ADULT_COLUMNS',
+           'synth_bird_forest', 'synth_faces', 'synth_camvid', 'synth_adult', 'synth_movielens']
 
 # %% ../nbs/03_synth.ipynb #cbef2851
 def _rng(seed:int, *keys:int) -> np.random.Generator:
@@ -218,8 +218,8 @@ def _forest_floor(draw, rng, S:int):
         _blobs(draw, rng, 1, [(150, 145, 140), (200, 60, 40), (210, 190, 150)], (0.1*S, top, 0.9*S, S),
                (0.03*S, 0.06*S))
 
-def _forest_image(rng, S:int) -> Image.Image:
-    "A forest scene of side `S`: trunks, foliage, light and ground."
+def _forest_image(rng, S:int, bird_chance:float=1/14) -> Image.Image:
+    "A forest scene of side `S`: trunks, foliage, light and ground, and with chance `bird_chance` a tiny bird."
     if rng.random() < 0.5: img = _greenery_background(rng, S, trunks=True)
     else: img = _gradient((S, S), _jitter(rng, _pick(rng, [(40, 70, 40), _SKY_BOTTOM]), 25),
                           _jitter(rng, (50, 60, 35), 20))
@@ -227,7 +227,7 @@ def _forest_image(rng, S:int) -> Image.Image:
     draw = ImageDraw.Draw(img)
     if rng.random() < 0.65: _forest_floor(draw, rng, S)
     for _ in range(rng.integers(1, 7)): _trunk(draw, rng, S)
-    if rng.random() < 1/14:
+    if rng.random() < bird_chance:
         _place_bird(img, rng, S, int(rng.uniform(0.06, 0.12)*S), rng.uniform(0.1, 0.9)*S, rng.uniform(0.1, 0.6)*S,
                     perched=rng.random() < 0.6)
     palette = _GREENS + (_AUTUMN if rng.random() < 0.25 else [])
@@ -263,29 +263,60 @@ def _bird_image(rng, S:int) -> Image.Image:
         _blobs(ImageDraw.Draw(img), rng, rng.integers(3, 10), _GREENS, (x - L, y - L, x + L, y + L), (0.02*S, 0.06*S))
     return img
 
+def _clear_bird_image(rng, S:int) -> Image.Image:
+    "A big bird against the sky, in a picture of side `S`: no one would file it under forest."
+    img = _sky_background(rng, S)
+    _place_bird(img, rng, S, int(rng.uniform(0.3, 0.45)*S), rng.uniform(0.35, 0.65)*S, rng.uniform(0.3, 0.55)*S,
+                perched=rng.random() < 0.3)
+    return img
+
+def _birdless_forest_image(rng, S:int) -> Image.Image:
+    "A forest scene of side `S` with certainly no bird in it."
+    return _forest_image(rng, S, bird_chance=0)
+
 # %% ../nbs/03_synth.ipynb #26e89b76
 BIRD_FOREST_CLASSES = ('bird', 'forest')
+MISLABELLED_NAME = 'mislabelled.csv'
 
 def _bird_forest_path(dest:Path, label:str, i:int) -> Path:
     "Where picture `i` (from 0) of class `label` goes: `dest/bird/bird_0001.jpg` and so on."
     return dest/label/f'{label}_{i + 1:04d}.jpg'
 
+def _finished_picture(draw_scene, rng, size:int) -> Image.Image:
+    "A scene drawn by `draw_scene` at twice `size`, scaled down to `size`, with the flaws of a photo."
+    img = draw_scene(rng, 2*size).resize((size, size), Image.LANCZOS)
+    return _photo_finish(img, rng, noise=(2, 12), blur=(0, 0.8))
+
+def _planted(dest:Path, n_per_class:int, mislabelled:int) -> list[tuple[Path, str, int]]:
+    "(file, true class, picture number) for each picture planted in the other class's folder, after that folder's own."
+    other = dict(zip(BIRD_FOREST_CLASSES, reversed(BIRD_FOREST_CLASSES)))
+    return [(_bird_forest_path(dest, other[label], i), label, i)
+            for label in BIRD_FOREST_CLASSES for i in range(n_per_class, n_per_class + mislabelled)]
+
 def synth_bird_forest(dest:Path,        # folder to write `bird/` and `forest/` into
                       n_per_class=60,   # pictures of each class
                       size=128,         # width and height of each picture, in pixels
                       seed=42,          # change it for a different but equally deterministic set
+                      mislabelled=0,    # clear pictures of each class planted in the other's folder, listed in mislabelled.csv
                      ) -> Path:
     "Make a bird-or-forest picture set (JPEGs in `dest/bird` and `dest/forest`), unless it is already there."
-    dest, record = Path(dest), _record('synth_bird_forest', n_per_class=n_per_class, size=size, seed=seed)
+    dest = Path(dest)
+    record = _record('synth_bird_forest', n_per_class=n_per_class, size=size, seed=seed, mislabelled=mislabelled)
+    planted = _planted(dest, n_per_class, mislabelled)
     expected = [_bird_forest_path(dest, label, i) for label in BIRD_FOREST_CLASSES for i in range(n_per_class)]
+    expected += [file for file, _, _ in planted] + ([dest/MISLABELLED_NAME] if planted else [])
     if _is_cached(dest, record, expected): return dest
-    _prepare(dest, [f'{label}/*.jpg' for label in BIRD_FOREST_CLASSES])
+    _prepare(dest, [f'{label}/*.jpg' for label in BIRD_FOREST_CLASSES] + [MISLABELLED_NAME])
     for label_number, (label, draw_scene) in enumerate(zip(BIRD_FOREST_CLASSES, (_bird_image, _forest_image))):
         (dest/label).mkdir(exist_ok=True)
         for i in range(n_per_class):
-            rng = _rng(seed, label_number, i)
-            img = draw_scene(rng, 2*size).resize((size, size), Image.LANCZOS)
-            _photo_finish(img, rng, noise=(2, 12), blur=(0, 0.8)).save(_bird_forest_path(dest, label, i), quality=90)
+            _finished_picture(draw_scene, _rng(seed, label_number, i), size).save(_bird_forest_path(dest, label, i), quality=90)
+    for file, label, i in planted:
+        clear_scene = {'bird': _clear_bird_image, 'forest': _birdless_forest_image}[label]
+        _finished_picture(clear_scene, _rng(seed, BIRD_FOREST_CLASSES.index(label), i), size).save(file, quality=90)
+    if planted:
+        pd.DataFrame({'file': [file.relative_to(dest).as_posix() for file, _, _ in planted],
+                      'label': [label for _, label, _ in planted]}).to_csv(dest/MISLABELLED_NAME, index=False)
     return _finish(dest, record)
 
 # %% ../nbs/03_synth.ipynb #73c022cc

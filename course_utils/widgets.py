@@ -1,4 +1,4 @@
-"""The upload app: try a trained classifier on your own photos, safely.
+"""The upload app, to try a classifier on your own photos, and the cleaner, to fix labels with the model's help.
 
 Docs: https://course-team.github.io/course-utils/widgets.html.md"""
 
@@ -8,15 +8,22 @@ Docs: https://course-team.github.io/course-utils/widgets.html.md"""
 from __future__ import annotations
 
 import io
+import itertools
+import shutil
+from dataclasses import dataclass
+from html import escape
+from pathlib import Path
 
 from PIL import Image
 
+from .core import CourseError
 from .download import Rejected, decode_image
 from .vision import smile_decision, positive_probability
 
 # %% auto #0
-__all__ = ['MAX_UPLOAD_BYTES', 'PREDICT_SIZE', 'FRIENDLY', 'uploaded_files', 'UploadProblem', 'open_upload', 'ClassifierApp',
-           'classifier_app', 'uploaded_images']
+__all__ = ['MAX_UPLOAD_BYTES', 'PREDICT_SIZE', 'FRIENDLY', 'KEEP', 'DELETE', 'uploaded_files', 'UploadProblem', 'open_upload',
+           'ClassifierApp', 'classifier_app', 'uploaded_images', 'TopLoss', 'top_losses', 'CleanerChange',
+           'ImageCleaner', 'image_cleaner']
 
 # %% ../nbs/06_widgets.ipynb #fbd14c3a
 def uploaded_files(upload) -> list[tuple[str, bytes]]:
@@ -110,3 +117,162 @@ def uploaded_images(upload, max_size:int=PREDICT_SIZE) -> list[Image.Image]:
         try: images.append(open_upload(name, data, max_size))
         except UploadProblem as e: print(e)
     return images
+
+# %% ../nbs/06_widgets.ipynb #5aabfaa3
+@dataclass
+class TopLoss:
+    "One picture the model finds hard: where it is, its label, the model's prediction, how sure it is, and the loss."
+    path: Path
+    label: str          # the class it is filed under (its folder)
+    prediction: str     # the class the model predicts
+    probability: float  # the model's probability for `prediction`
+    loss: float
+    valid: bool = False # in the validation set (else the training set)
+
+# %% ../nbs/06_widgets.ipynb #f4f040af
+def top_losses(learn,      # a trained fastai Learner whose items are image files
+               n:int=12,   # how many pictures to return
+              ) -> list[TopLoss]:
+    "The `n` pictures of `learn`'s training and validation sets with the highest loss, highest first."
+    train, valid = [Path(item) for item in learn.dls.train_ds.items], [Path(item) for item in learn.dls.valid_ds.items]
+    items = train + valid
+    # test_dl applies the validation transforms: no augmentation, so the losses are the same every time.
+    probs, targets, losses = learn.get_preds(dl=learn.dls.test_dl(items, with_labels=True), with_loss=True)
+    vocab = list(learn.dls.vocab)
+    return [TopLoss(items[i], vocab[int(targets[i])], vocab[int(probs[i].argmax())], float(probs[i].max()), float(losses[i]),
+                    valid=i >= len(train))
+            for i in losses.argsort(descending=True)[:n].tolist()]
+
+# %% ../nbs/06_widgets.ipynb #4c3eae4a
+def _inside(root:Path, path:Path) -> bool:
+    "True when `path`, with links and `..` resolved, lies inside the folder `root`."
+    return Path(root).resolve() in Path(path).resolve().parents
+
+def _free_name(folder:Path, name:str) -> Path:
+    "`folder/name`, or else the first of `folder/stem-1.suffix`, `stem-2.suffix`... that is not taken."
+    stem, suffix = Path(name).stem, Path(name).suffix
+    candidates = itertools.chain([folder/name], (folder/f'{stem}-{n}{suffix}' for n in itertools.count(1)))
+    return next(p for p in candidates if not (p.exists() or p.is_symlink()))
+
+# %% ../nbs/06_widgets.ipynb #63babc0f
+KEEP, DELETE = 'keep', 'delete'
+
+@dataclass
+class CleanerChange:
+    "What `ImageCleaner.apply` did with one picture."
+    action: str            # 'deleted', 'moved', or 'refused' (then nothing was changed)
+    path: Path             # where the picture was
+    to: Path|None = None   # where it went, when moved
+    note: str = ''         # why it was refused
+
+class ImageCleaner:
+    "Pictures with a keep / delete / move-to-class dropdown each, and an Apply button that does it on disk."
+    def __init__(self, items:list[TopLoss],  # the pictures to show, e.g. `top_losses(learn)`
+                 classes:list[str],          # the class folders a picture can be moved to
+                 root:Path,                  # the dataset folder: nothing outside it is ever deleted or moved
+                 thumb_size:int=128):        # longest side of the thumbnails, in pixels
+        import ipywidgets as widgets
+        if {KEEP, DELETE} & set(classes):
+            raise CourseError(f"A class is called {KEEP!r} or {DELETE!r}, which the cleaner's dropdowns use for their "
+                              "choices. Rename that class's folder and build the DataLoaders again.")
+        self.items, self.classes, self.root = list(items), list(classes), Path(root)
+        self.dropdowns = [widgets.Dropdown(options=self._options(item), value=KEEP,
+                                           layout=widgets.Layout(width=f'{thumb_size + 16}px')) for item in self.items]
+        self.button = widgets.Button(description='Apply', button_style='warning',
+                                     tooltip='Delete and move the pictures as their dropdowns say')
+        self.output = widgets.Output()
+        self.changes: list[CleanerChange] = []   # everything `apply` has done, oldest first
+        self.applied = False                     # True once `apply` has run, by a click or a call
+        self.button.on_click(lambda _: self.apply())
+        cards = [self._card(item, dropdown, thumb_size) for item, dropdown in zip(self.items, self.dropdowns)]
+        self.widget = widgets.VBox([widgets.HBox(cards, layout=widgets.Layout(flex_flow='row wrap')), self.button, self.output])
+
+    def _options(self, item:TopLoss) -> list[tuple[str, str]]:
+        "(what the dropdown shows, its value) for each choice: keep, delete, and a move to each other class."
+        return [('keep', KEEP), ('delete', DELETE), *((f'move to {c}', c) for c in self.classes if c != item.label)]
+
+    def _card(self, item:TopLoss, dropdown, thumb_size:int):
+        "A thumbnail of `item`, what the model thinks of it, and its dropdown."
+        import ipywidgets as widgets
+        try:
+            with Image.open(item.path) as img: thumb = img.convert('RGB')
+            thumb.thumbnail((thumb_size, thumb_size))
+            buffer = io.BytesIO(); thumb.save(buffer, 'PNG')
+            picture = widgets.Image(value=buffer.getvalue(), format='png')
+        except Exception as e: picture = widgets.Label(f"(can't show it: {type(e).__name__})")
+        which = 'validation' if item.valid else 'training'
+        caption = widgets.HTML(f'<div style="font-size:0.85em; line-height:1.3"><b>{escape(item.path.name)}</b> ({which})<br>'
+                               f'label: {escape(item.label)}<br>model: {escape(item.prediction)} ({item.probability:.2f})<br>'
+                               f'loss: {item.loss:.2f}</div>')
+        return widgets.VBox([picture, caption, dropdown], layout=widgets.Layout(margin='4px'))
+
+    def _refusal(self, path:Path, choice:str) -> str:
+        "Why `choice` can't be done to the picture at `path`, or '' when it can."
+        if not _inside(self.root, path): return f'it is outside the dataset folder {self.root}'
+        if not path.is_file(): return 'the file is no longer there'
+        if choice != DELETE and (choice not in self.classes or (self.root/choice).resolve().parent != self.root.resolve()):
+            return f'{choice!r} is not a class folder directly inside {self.root}'
+        return ''
+
+    def _change(self, path:Path, choice:str) -> CleanerChange:
+        "Delete the picture at `path`, or move it into the class folder `choice`, when that is safe."
+        refusal = self._refusal(path, choice)
+        if refusal: return CleanerChange('refused', path, note=refusal)
+        if choice == DELETE:
+            path.unlink()
+            return CleanerChange('deleted', path)
+        (self.root/choice).mkdir(exist_ok=True)
+        target = _free_name(self.root/choice, path.name)
+        shutil.move(str(path), str(target))
+        return CleanerChange('moved', path, target)
+
+    def describe(self, change:CleanerChange) -> str:
+        "`change` in words, with paths relative to the dataset folder."
+        shown = lambda p: str(p.relative_to(self.root)) if _inside(self.root, p) else str(p)
+        if change.action == 'moved': return f'moved {shown(change.path)} to {shown(change.to)}'
+        if change.action == 'deleted': return f'deleted {shown(change.path)}'
+        return f'left {shown(change.path)} alone: {change.note}'
+
+    def apply(self) -> list[CleanerChange]:
+        "Delete or move each picture as its dropdown says (the Apply button calls this); show and return what was done."
+        done = []
+        for item, dropdown in zip(self.items, self.dropdowns):
+            if dropdown.value == KEEP or dropdown.disabled: continue
+            done.append(self._change(item.path, dropdown.value))
+            dropdown.disabled = done[-1].action != 'refused'   # dealt with: its file has gone or moved
+        self.applied, self.changes = True, self.changes + done
+        for change in done: self.output.append_stdout(self.describe(change) + '\n')
+        if not done: self.output.append_stdout('Nothing to do: every picture is marked keep, or dealt with already.\n')
+        return done
+
+    def suggest(self, min_probability:float=0.9) -> list[TopLoss]:
+        "Set the dropdown of each training picture the model is at least `min_probability` sure is another class to that class."
+        # Never a validation picture: labels changed to agree with the model would flatter its score.
+        chosen = [(item, dropdown) for item, dropdown in zip(self.items, self.dropdowns)
+                  if not (dropdown.disabled or item.valid) and item.prediction != item.label
+                  and item.prediction in self.classes and item.probability >= min_probability]
+        for item, dropdown in chosen: dropdown.value = item.prediction
+        return [item for item, _ in chosen]
+
+    def current_path(self, path:Path) -> Path|None:
+        "Where the picture that was at `path` is now: its new place if it was moved, None if deleted."
+        for change in self.changes:
+            if change.path == Path(path) and change.action != 'refused': return change.to
+        return Path(path)
+
+    @property
+    def messages(self) -> list[str]:
+        "The lines shown under the Apply button."
+        return ''.join(o.get('text', '') for o in self.output.outputs if o.get('output_type') == 'stream').splitlines()
+
+    def _ipython_display_(self):
+        from IPython.display import display
+        display(self.widget)
+
+# %% ../nbs/06_widgets.ipynb #92cddb10
+def image_cleaner(learn,          # a trained fastai Learner on a folder of class folders
+                  root:Path,      # that folder: nothing outside it is ever deleted or moved
+                  n:int=12,       # how many of the highest-loss pictures to show
+                 ) -> ImageCleaner:
+    "A cleaner for `learn`'s `n` highest-loss pictures; display it by making it a cell's last line."
+    return ImageCleaner(top_losses(learn, n), list(learn.dls.vocab), root)

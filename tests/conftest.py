@@ -23,6 +23,7 @@ def pytest_configure(config):
     os.environ['XDG_CONFIG_HOME'] = str(scratch/'config')   # ignore the developer's personal settings.ini
     os.environ['XDG_DATA_HOME'] = str(scratch/'share')
     os.environ['COURSE_RUNS_DIR'] = str(scratch/'runs')
+    os.environ['COURSE_MODELS_DIR'] = str(scratch/'models')   # lesson 02 exports its model there
     os.environ['COURSE_PROGRESS_DB'] = str(scratch/'progress.sqlite')
     os.environ['COURSE_SEARCH_PAUSE'] = '0'   # the pause between image searches is for real search engines
     # PyTorch's download cache: tests put generated (random) weights there, which must never reach a learner's cache.

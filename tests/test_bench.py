@@ -25,6 +25,7 @@ SECONDS_EACH = 120
     ('course', 'course_seconds'),
     ('startup', 'startup_seconds'),
     ('train', 'train_speedup_default_over_fp32'),
+    ('inference', 'inference_batch_speedup'),
 ])
 def test_benchmark_runs_and_summarises(script, summary_name):
     started = time.monotonic()

@@ -13,8 +13,8 @@ LESSONS = [p for p in NOTEBOOKS if p.parent.name == "lessons" and notebook_kind(
 # The headline numbers each lesson promises to record (checked by name; values are checked below).
 EXPECTED_METRICS = {
     '00_jupyter_basics': {'python_madds_per_s', 'numpy_madds_per_s', 'numpy_speedup', 'gpu_speedup'},
-    '01_is_it_a_bird': {'error_rate'},
-    '02_smiling_faces': {'error_rate', 'test_error_rate', 'baseline_error_rate'},
+    '01_is_it_a_bird': {'error_rate', 'error_rate_before_cleaning', 'planted', 'planted_shown', 'planted_fixed', 'correct_moved'},
+    '02_smiling_faces': {'error_rate', 'test_error_rate', 'baseline_error_rate', 'single_images_per_s', 'batch_images_per_s'},
     '03_segmentation': {'pixel_accuracy', 'mean_iou'},
     '04_tabular': {'accuracy', 'baseline_accuracy'},
     '05_collab': {'valid_mse', 'baseline_mse'},
@@ -25,13 +25,22 @@ EXPECTED_METRICS = {
 # What each lesson must reach in quick, offline mode (synthetic data, no pretrained weights, one CPU thread).
 # Each threshold sits between chance/baseline and what was measured, with room for run-to-run variation:
 THRESHOLDS = {
-    # chance is 0.5; measured 0.05 on 60 validation images (one image is 0.017), so 0.18 allows 7 more mistakes.
-    '01_is_it_a_bird': lambda m: m['error_rate'] <= 0.18,
+    # Lesson 01 trains a ResNet-18 from scratch, cleans the data with it, and trains it again. Chance is 0.5. Over
+    # five seeds on 61 validation images (one image is 0.016; about 2 of them are planted with a wrong label) the
+    # first model measured 0.08-0.25 and the retrained one 0.15-0.21: 0.3 leaves room for that spread and still
+    # fails a model that learnt nothing. The cleaner shows the 16 highest losses of 308 pictures, 8 of them
+    # planted: chance would show 0.4 of those; it showed 3-7, so at least 2 means the losses point at them.
+    '01_is_it_a_bird': lambda m: m['error_rate'] <= 0.3 and m['error_rate_before_cleaning'] <= 0.3
+                                 and m['planted'] == 8 and m['planted_shown'] >= 2
+                                 and m['planted_fixed'] <= m['planted_shown'],
     # chance is 0.5 and OpenCV's Haar smile detector measured 0.45 on the same faces; small_cnn measured 0.15
     # on 360 validation faces (0.115 on 200 test faces). 0.2 allows 18 more validation mistakes, and the model
     # must beat the classical baseline by at least 0.15.
+    # Predicting a batch shares fastai's per-call work across its images: measured 1450 images/s for a batch of 32
+    # against 146 one at a time (10x, one thread); 2x still catches a broken measurement (e.g. the two swapped).
     '02_smiling_faces': lambda m: m['error_rate'] <= 0.2 and m['test_error_rate'] <= 0.25
-                                  and m['error_rate'] <= m['baseline_error_rate'] - 0.15,
+                                  and m['error_rate'] <= m['baseline_error_rate'] - 0.15
+                                  and m['batch_images_per_s'] > 2 * m['single_images_per_s'],
     # always answering the commonest class scores about 0.28 (pixels, Void ignored); measured 0.84 pixel
     # accuracy and 0.32 mean IoU on 16 validation scenes. 0.75 and 0.2 leave room for run-to-run variation.
     '03_segmentation': lambda m: m['pixel_accuracy'] >= 0.75 and m['mean_iou'] >= 0.2,
@@ -102,7 +111,7 @@ def test_parameters_survive_fastai_star_imports():
 # A learner's own copy of the data, in the real on-disk format and with its quirks, must run the same lesson
 # unchanged. The fixtures are tiny, so only the pipeline is checked here, not the model's quality.
 FIXTURE_RUNS = {
-    '01_is_it_a_bird': ('bird_forest', {'error_rate'}),
+    '01_is_it_a_bird': ('bird_forest', {'error_rate', 'error_rate_before_cleaning'}),
     '02_smiling_faces': ('celeba_txt', {'error_rate', 'test_error_rate', 'baseline_error_rate'}),  # -1/1 .txt, 2 header lines
     '03_segmentation': ('camvid', {'pixel_accuracy', 'mean_iou'}),                                  # labels/<stem>_P.png
     '04_tabular': ('adult_uci', {'accuracy', 'baseline_accuracy'}),        # '?' values, '>50K'/'<=50K.' labels, 'income'
