@@ -13,7 +13,7 @@ LESSONS = [p for p in NOTEBOOKS if p.parent.name == "lessons" and notebook_kind(
 # The headline numbers each lesson promises to record (checked by name; values are checked below).
 EXPECTED_METRICS = {
     '00_jupyter_basics': {'python_madds_per_s', 'numpy_madds_per_s', 'numpy_speedup', 'gpu_speedup'},
-    '01_is_it_a_bird': {'error_rate', 'error_rate_before_cleaning', 'planted', 'planted_shown', 'planted_fixed', 'correct_moved'},
+    '01_is_it_a_bird': {'error_rate', 'error_rate_before_cleaning'},   # offline also the planted mistakes: see THRESHOLDS
     '02_smiling_faces': {'error_rate', 'test_error_rate', 'baseline_error_rate', 'single_images_per_s', 'batch_images_per_s'},
     '03_segmentation': {'pixel_accuracy', 'mean_iou'},
     '04_tabular': {'accuracy', 'baseline_accuracy'},
