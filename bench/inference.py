@@ -67,6 +67,7 @@ def main(args):
             single = rate(lambda: [learn.predict(img) for img in singles], len(singles))
             batch = rate(lambda: learn.get_preds(dl=learn.dls.test_dl(files[:bs])), bs)
     name = 'small_cnn, 48 px' if args.quick else 'ResNet-34, 224 px'
+    print()
     print(table([{'model': name, 'threads': torch.get_num_threads(), 'one at a time (images/s)': f'{single:.1f}',
                   f'batches of {bs} (images/s)': f'{batch:.1f}', 'batch / single': f'{batch / single:.1f}'}],
                 ['model', 'threads', 'one at a time (images/s)', f'batches of {bs} (images/s)', 'batch / single']))
