@@ -7,7 +7,7 @@ from pathlib import Path
 def train_and_export(folder:Path) -> Path:
     "Train, export to `folder`/smile_detector.pkl and save the live learner's validation predictions beside it; the model file."
     from fastai.vision.all import ImageDataLoaders, Learner, Resize, error_rate
-    from course_utils.app import MODEL_FILE_NAME
+    from course_utils.app import exported_model
     from course_utils.core import set_seed
     from course_utils.datasets import celeba_smiling
     from course_utils.vision import small_cnn
@@ -18,7 +18,7 @@ def train_and_export(folder:Path) -> Path:
     learn = Learner(dls, small_cnn(dls.c), metrics=error_rate)
     with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(1, 3e-3)
     folder.mkdir(parents=True, exist_ok=True)
-    model = folder/MODEL_FILE_NAME
+    model = exported_model(folder)
     learn.export(model)
     files = [str(images/name) for name in dls.valid_ds.items['File_name']]
     probs = learn.get_preds(dl=learn.dls.test_dl(files))[0]
@@ -29,7 +29,8 @@ def train_and_export(folder:Path) -> Path:
 def shared_exported_model(session_folder:Path) -> Path:
     "The session's exported model (see `train_and_export`), trained by whichever worker asks first."
     from filelock import FileLock
+    from course_utils.app import exported_model
     folder = session_folder/'exported-smile-model'
     with FileLock(str(session_folder/'exported-smile-model.lock')):
         if not (folder/'live_predictions.json').is_file(): train_and_export(folder)
-    return folder/'smile_detector.pkl'
+    return exported_model(folder)

@@ -58,7 +58,7 @@ class LessonRuns:
     """Each lesson run once per test session in quick, offline mode, by whichever test (on whichever xdist worker)
     asks first; later asks get the same run. The notebook tests check its results and the site build shows its
     outputs, so CI executes every lesson once for both instead of twice."""
-    def __init__(self, folder:Path): self.folder = folder
+    def __init__(self, folder:Path): self.folder, self.models = folder, folder/'models'
 
     def __call__(self, path:Path):
         from filelock import FileLock
@@ -68,7 +68,10 @@ class LessonRuns:
             if saved.is_file():
                 fields = json.loads(saved.read_text())
                 return RunResult(**{**fields, 'source': Path(fields['source']), 'executed': Path(fields['executed'])})
-            result = run_notebook(path, out_dir=self.folder, quick=True, offline=True, timeout=600)
+            saved_models_dir = os.environ.get('COURSE_MODELS_DIR')
+            os.environ['COURSE_MODELS_DIR'] = str(self.models)   # shared too: lesson 02's exported model is served by a test
+            try: result = run_notebook(path, out_dir=self.folder, quick=True, offline=True, timeout=600)
+            finally: os.environ['COURSE_MODELS_DIR'] = saved_models_dir
             saved.write_text(json.dumps({**vars(result), 'source': str(result.source), 'executed': str(result.executed)}))
             return result
 

@@ -1,5 +1,6 @@
-"""Lesson 02's web app as a learner meets it: `course app 02 --serve` on 127.0.0.1 with a model exported in quick mode,
-opened in Chromium, a real photo uploaded through the page, and a document named .jpg refused with a friendly sentence."""
+"""Lesson 02's web app as a learner meets it: lesson 02 run to the end in quick mode (it exports its model), then
+`course app 02 --serve` on 127.0.0.1 from that file, opened in Chromium, a real photo uploaded through the page, and a
+document named .jpg refused with a friendly sentence."""
 import os
 import signal
 import subprocess
@@ -8,17 +9,18 @@ from pathlib import Path
 import pytest
 from matplotlib.cbook import get_sample_data
 
-from app_model import shared_exported_model
-from conftest import COURSE
+from conftest import COURSE, NBS
+from course_utils.app import exported_model
 from test_app import expected_verdict, free_port, wait_for
 
 from .conftest import SCREENSHOTS
 
 
 @pytest.fixture
-def served_app(session_folder, tmp_path):
-    "The app served by `course app 02 --serve` from a freshly written folder; yields (url, exported model)."
-    model, port = shared_exported_model(session_folder), free_port()
+def served_app(offline_lesson_runs, tmp_path):
+    "The app served by `course app 02 --serve` from lesson 02's own export; yields (url, exported model)."
+    offline_lesson_runs(NBS/'lessons'/'02_smiling_faces.ipynb')   # the same run the notebook tests check
+    model, port = exported_model(offline_lesson_runs.models), free_port()
     server = subprocess.Popen([str(COURSE), 'app', '02', str(tmp_path/'space'), '--model', str(model), '--serve', '--port', str(port)],
                               env={**os.environ, 'OMP_NUM_THREADS': '1'}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               text=True, start_new_session=True)
