@@ -43,3 +43,33 @@ def test_lesson_ends_with_a_recap_of_words_it_taught(lesson):
     for term, meaning in rows:
         assert meaning and meaning.endswith('.'), (term, meaning)
         assert plain(term) in before, f'{lesson.stem}: the recap names {term!r}, which the lesson never used before'
+
+
+# Sections that teach with a picture, by lesson: each must show at least one figure when the lesson runs (read from the
+# notebook tests' own quick, offline run, shared through `offline_lesson_runs`: no extra run).
+FIGURES = {
+    '01_is_it_a_bird': ['resize-methods', 'augmentation'],
+    '02_smiling_faces': ['out-of-domain', 'two-stage'],
+    '05_collab': ['embedding-map'],
+    '07_pytorch_underneath': ['gap-plot', 'learned-filters'],
+}
+
+
+def figures_per_section(executed) -> dict[str, int]:
+    "{anchor: image outputs in the code cells from that anchor's cell to the next heading} for an executed notebook."
+    counts, current = {}, None
+    for cell in json.loads(executed.read_text())['cells']:
+        source = ''.join(cell['source'])
+        if cell['cell_type'] == 'markdown':
+            anchor = re.search(r'<a id="([a-z0-9-]+)"></a>', source)
+            if anchor: current = anchor.group(1); counts[current] = 0
+            elif source.lstrip().startswith('#'): current = None
+        elif current is not None:
+            counts[current] += sum('image/png' in output.get('data', {}) for output in cell.get('outputs', []))
+    return counts
+
+
+@pytest.mark.parametrize('stem', FIGURES)
+def test_sections_show_their_figures(stem, offline_lesson_runs):
+    counts = figures_per_section(offline_lesson_runs(NBS/'lessons'/f'{stem}.ipynb').executed)
+    assert {anchor: counts.get(anchor, 0) for anchor in FIGURES[stem] if counts.get(anchor, 0) < 1} == {}, counts

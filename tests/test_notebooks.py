@@ -16,7 +16,7 @@ EXPECTED_METRICS = {
     '01_is_it_a_bird': {'error_rate', 'error_rate_before_cleaning'},   # offline also the planted mistakes: see THRESHOLDS
     '02_smiling_faces': {'error_rate', 'test_error_rate', 'baseline_error_rate', 'single_images_per_s', 'batch_images_per_s'},
     '03_segmentation': {'pixel_accuracy', 'mean_iou'},
-    '04_tabular': {'accuracy', 'baseline_accuracy'},
+    '04_tabular': {'accuracy', 'baseline_accuracy', 'tree_accuracy'},
     '05_collab': {'valid_mse', 'baseline_mse'},
     '06_how_it_works': {'fit_loss'},
     '07_pytorch_underneath': {'circles_accuracy', 'digits_accuracy'},
@@ -45,8 +45,11 @@ THRESHOLDS = {
     # always answering the commonest class scores about 0.28 (pixels, Void ignored); measured 0.84 pixel
     # accuracy and 0.32 mean IoU on 16 validation scenes. 0.75 and 0.2 leave room for run-to-run variation.
     '03_segmentation': lambda m: m['pixel_accuracy'] >= 0.75 and m['mean_iou'] >= 0.2,
-    # majority baseline measured 0.77, model 0.88 on 1000 validation rows; both conditions must hold.
-    '04_tabular': lambda m: m['accuracy'] >= 0.8 and m['accuracy'] > m['baseline_accuracy'] + 0.03,
+    # majority baseline measured 0.77, model 0.88 on 1000 validation rows; both conditions must hold. The random
+    # forest measured 0.868 (5 forest seeds x 3 splits: 0.843-0.874, always 0.095 or more above that split's
+    # baseline); half that margin, 0.05, leaves room for variation and still fails a forest that learnt nothing.
+    '04_tabular': lambda m: m['accuracy'] >= 0.8 and m['accuracy'] > m['baseline_accuracy'] + 0.03
+                            and m['tree_accuracy'] > m['baseline_accuracy'] + 0.05,
     # predicting the mean measured 1.09, model 0.66 (ratio 0.61); 0.8 demands a clear win over the baseline.
     '05_collab': lambda m: m['valid_mse'] < 0.8 * m['baseline_mse'],
     # the target curve's variance is about 0.6; measured 0.022. Below 0.05 means the ReLUs explain > 90% of it.
@@ -115,7 +118,7 @@ FIXTURE_RUNS = {
     '01_is_it_a_bird': ('bird_forest', {'error_rate', 'error_rate_before_cleaning'}),
     '02_smiling_faces': ('celeba_txt', {'error_rate', 'test_error_rate', 'baseline_error_rate'}),  # -1/1 .txt, 2 header lines
     '03_segmentation': ('camvid', {'pixel_accuracy', 'mean_iou'}),                                  # labels/<stem>_P.png
-    '04_tabular': ('adult_uci', {'accuracy', 'baseline_accuracy'}),        # '?' values, '>50K'/'<=50K.' labels, 'income'
+    '04_tabular': ('adult_uci', {'accuracy', 'baseline_accuracy', 'tree_accuracy'}),        # '?' values, '>50K'/'<=50K.' labels, 'income'
     '05_collab': ('ml100k', {'valid_mse', 'baseline_mse'}),   # MovieLens 100k's u.data + Latin-1 u.item (ratings.csv: test_datasets)
 }
 
