@@ -39,11 +39,15 @@ def find_pack(places=None, depth:int=3) -> Path|None:
             if found: return found[0].parent
     return None
 
-def mirror_location(environ=None) -> str|None:
-    "The course mirror: the `mirror` setting when given, else a course pack found in `PACK_PLACES`, else None."
+_found_packs: dict = {}   # PACK_PLACES -> (time searched, folder or None): every download asks, /storage can be big
+
+def mirror_location(environ=None, max_age:float=300.0) -> str|None:
+    "The course mirror: the `mirror` setting when given, else a course pack found in `PACK_PLACES` (searched at most every `max_age` s)."
     configured = settings(environ=environ).mirror
     if configured: return configured
-    found = find_pack()
+    key, now = tuple(PACK_PLACES), time.monotonic()
+    if key not in _found_packs or now - _found_packs[key][0] >= max_age: _found_packs[key] = (now, find_pack())
+    found = _found_packs[key][1]
     return str(found) if found else None
 
 # %% ../nbs/14_mirror.ipynb #9d34ccc4
