@@ -17,9 +17,9 @@ from .core import CourseError
 
 # %% auto #0
 __all__ = ['QUICK_SEGMENTATION_PIXELS', 'NATIVE_BF16_CAPABILITY', 'FACES_HINT', 'smile_decision', 'positive_probability',
-           'small_cnn', 'small_unet', 'segmentation_size', 'mixed_precision_dtype', 'training_speedups',
-           'opencv_available', 'Box', 'find_faces', 'haar_smile', 'sample_face_photo', 'crop_face', 'FacePrediction',
-           'predict_faces', 'draw_faces']
+           'small_cnn', 'small_unet', 'segmentation_size', 'mixed_precision_dtype', 'training_speedups', 'Adaptations',
+           'from_scratch', 'adapt_to_this_machine', 'opencv_available', 'Box', 'find_faces', 'haar_smile',
+           'sample_face_photo', 'crop_face', 'FacePrediction', 'predict_faces', 'draw_faces']
 
 # %% ../nbs/05_vision.ipynb #7fcff276
 def smile_decision(p:float) -> str:
@@ -86,6 +86,118 @@ def training_speedups(learn):
         return learn.to_channelslast(amp_mode=AMPMode.BF16 if dtype == 'bf16' else AMPMode.FP16)
     if torch.device(getattr(learn.dls, 'device', None) or 'cpu').type == 'cpu': learn.add_cb(ChannelsLast())
     return learn
+
+# %% ../nbs/05_vision.ipynb #59432b44
+@dataclass
+class Adaptations:
+    "What `adapt_to_this_machine` changed, one (what, why) row each; a table in a notebook."
+    rows: list
+
+    def __repr__(self):
+        if not self.rows: return 'Nothing to adapt: the fastai code runs as written.'
+        return '\n'.join(['Adapted to this machine:'] + [f'  - {what}: {why}' for what, why in self.rows])
+
+    def _repr_markdown_(self):
+        if not self.rows: return 'Nothing to adapt: the fastai code runs as written.'
+        return '\n'.join(['| Adapted | Why |', '|---|---|'] + [f'| {what} | {why} |' for what, why in self.rows])
+
+def from_scratch(model) -> tuple|None:
+    "(epochs, lr) for a model `adapt_to_this_machine` built to train from scratch; None for any other."
+    return getattr(model, 'course_from_scratch', None)
+
+def _scratch_cnn(n_out:int, *args, **kwargs):
+    "`small_cnn` split like fastai's vision models, (body, head), so their splitters and `freeze` apply to it."
+    from torch import nn
+    layers = list(small_cnn(n_out=n_out).children())
+    return nn.Sequential(nn.Sequential(*layers[:4]), nn.Sequential(*layers[4:]))
+
+def _scratch_unet(n_out:int, img_size, *args, **kwargs): return small_unet(n_out, tuple(img_size))
+
+def _small_when_no_weights(create, make_small, offline, scratch):
+    "Wrap fastai's `create_vision_model` or `create_unet_model`: `make_small`'s model when `arch` has no pretrained weights here."
+    import functools
+    create = getattr(create, 'course_original', create)   # wrap fastai's own function once, however often we are called
+    @functools.wraps(create)
+    def _create(arch, n_out, *args, pretrained=True, **kwargs):
+        from course_utils.datasets import pretrained_weights
+        try: available = not pretrained or pretrained_weights(arch, offline=offline)
+        except (ValueError, KeyError, AttributeError): available = True   # not a torchvision model: leave it to fastai
+        if available: return create(arch, n_out, *args, pretrained=pretrained, **kwargs)
+        model = make_small(n_out, *args, **kwargs)
+        model.course_from_scratch = scratch
+        print(f'So {"small_unet" if make_small is _scratch_unet else "small_cnn"} replaces {arch.__name__}: '
+              f'{sum(p.numel() for p in model.parameters()):,} parameters, trained from scratch.')
+        return model
+    _create.course_original = create
+    return _create
+
+def _fine_tune_unless_scratch(fine_tune):
+    "Wrap `Learner.fine_tune`: a model built to train from scratch gets one `fit_one_cycle` over all its layers."
+    import functools
+    fine_tune = getattr(fine_tune, 'course_original', fine_tune)
+    @functools.wraps(fine_tune)
+    def _fine_tune(self, epochs, *args, **kwargs):
+        if from_scratch(self.model) is None: return fine_tune(self, epochs, *args, **kwargs)
+        n_epochs, lr = from_scratch(self.model)
+        n_epochs = max(n_epochs, epochs)
+        print(f'Random weights, so nothing to fine-tune: fit_one_cycle({n_epochs}, {lr}) over the whole network.')
+        self.unfreeze()
+        return self.fit_one_cycle(n_epochs, lr)
+    _fine_tune.course_original = fine_tune
+    return _fine_tune
+
+def _speedups_callback():
+    "A fastai callback class that gives each new learner `training_speedups`, then leaves it (exports need only fastai)."
+    from fastai.callback.core import Callback
+    class SpeedUpNewLearners(Callback):
+        def after_create(self):
+            learn = self.learn
+            learn.remove_cb(self)
+            if _has_convolutions(learn.model): training_speedups(learn)
+    return SpeedUpNewLearners
+
+def _has_convolutions(model) -> bool:
+    from torch import nn
+    return any(isinstance(m, nn.Conv2d) for m in model.modules())
+
+def adapt_to_this_machine(cfg,                 # the lesson's settings, from `setup_lesson`
+                          dls=None,            # the lesson's DataLoaders, adjusted in place (batch size, workers)
+                          scratch_epochs:int=10, # epochs `fine_tune` trains for when there are no pretrained weights
+                          scratch_lr:float=3e-3, # and the learning rate it uses then
+                         ) -> Adaptations:
+    "Let the lesson's plain fastai code run well here; return what changed, and why."
+    import torch
+    import fastai.vision.learner as vision_learner_module
+    from fastai.learner import Learner, defaults
+    import fastai.callback.schedule   # defines Learner.fine_tune
+    rows = []
+    scratch = (scratch_epochs, scratch_lr)
+    vision_learner_module.create_vision_model = _small_when_no_weights(vision_learner_module.create_vision_model, _scratch_cnn, cfg.offline, scratch)
+    vision_learner_module.create_unet_model = _small_when_no_weights(vision_learner_module.create_unet_model, _scratch_unet, cfg.offline, scratch)
+    Learner.fine_tune = _fine_tune_unless_scratch(Learner.fine_tune)
+    when = 'offline, so' if cfg.offline else 'only if the download fails:'
+    rows.append(('pretrained weights', f'{when} `vision_learner`/`unet_learner` build a small network (small_cnn, small_unet) '
+                 f'and `fine_tune` becomes fit_one_cycle({scratch_epochs}+ epochs, {scratch_lr}): random ResNet weights '
+                 'memorise a few hundred pictures, and fine-tuning needs features worth keeping'))
+    defaults.callbacks = [cb for cb in defaults.callbacks if getattr(cb, '__name__', '') != 'SpeedUpNewLearners']
+    defaults.callbacks.append(_speedups_callback())
+    rows.append(('speed-ups', 'channels-last memory layout' + (', and mixed precision on this GPU' if torch.cuda.is_available() else
+                 ' (this CPU has no use for mixed precision)') + ': each new learner trains faster, to the same result'))
+    if dls is not None: rows += _adapt_loaders(dls, quick=cfg.quick)
+    return Adaptations(rows)
+
+def _adapt_loaders(dls, quick:bool) -> list:
+    "Cap the training batch size at half the training items; no worker processes in quick mode."
+    rows, train = [], dls.train
+    cap = max(1, train.n // 2)
+    if train.bs > cap:
+        rows.append(('batch size', f'{train.bs} → {cap}: only {train.n} training items, and each epoch should have two batches at least '
+                     '(the last, incomplete batch is dropped)'))
+        train.bs = cap
+    if quick and any(dl.fake_l.num_workers for dl in dls.loaders):
+        for dl in dls.loaders: dl.fake_l.num_workers = 0
+        rows.append(('workers', '0 in quick mode: starting loader processes takes longer than loading a few hundred small pictures'))
+    return rows
 
 # %% ../nbs/05_vision.ipynb #ec6145e4
 FACES_HINT = 'Install OpenCV with: pip install "course-utils[faces]" (or pip install "opencv-python-headless>=4.8,<5").'
