@@ -83,7 +83,7 @@ def test_sections_show_their_figures(stem, offline_lesson_runs):
 # the machine (offline weights, speed-ups, batch size, workers), in a cell of its own (issue 17).
 MAIN_PATHS = {
     '01_is_it_a_bird': ('datablock', 'training-table', {'DataBlock', 'dataloaders', 'vision_learner', 'fine_tune'}),
-    '02_smiling_faces': ('train', 'two-phases', {'vision_learner', 'fine_tune'}),
+    '02_smiling_faces': ('dataloaders-from-table', 'two-phases', {'from_df', 'vision_learner', 'fine_tune'}),
     '03_segmentation': ('unet', 'unet-drawn', {'unet_learner', 'fine_tune'}),
 }
 ADAPT = 'adapt_to_this_machine'
