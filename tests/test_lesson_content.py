@@ -53,6 +53,7 @@ FIGURES = {
     '01_is_it_a_bird': ['resize-methods', 'augmentation'],
     '02_smiling_faces': ['two-phases', 'first-layer', 'out-of-domain', 'two-stage'],
     '03_segmentation': ['class-numbers', 'unet-drawn', 'worst'],
+    '04_tabular': ['one-hot'],
     '05_collab': ['embedding-map'],
     '07_pytorch_underneath': ['gap-plot', 'learned-filters'],
 }
