@@ -10,6 +10,7 @@ from __future__ import annotations
 import configparser
 import json
 import os
+import subprocess
 import random
 import re
 import shutil
@@ -21,12 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['SETTINGS_SPEC', 'ENV_PREFIX', 'CHECK_HOSTS', 'MIN_CUDA_CAPABILITY', 'LIBRARY_NOISE', 'METRICS_ENV', 'DATA_KEY',
-           'DATA_SOURCES', 'WEIGHTS_KEY', 'WEIGHT_SOURCES', 'CourseError', 'Platform', 'platform', 'parse_setting',
-           'course_home', 'Setting', 'Settings', 'read_settings_file', 'find_settings_file', 'user_settings_file',
-           'settings', 'gpu_available', 'gpu_capability', 'device_summary', 'internet_reachable', 'online', 'set_seed',
-           'ensure_writable', 'free_disk_gb', 'LessonConfig', 'library_versions', 'check_library_combination',
-           'setup_lesson', 'batch_size', 'record_data_source', 'record_weights', 'record']
+__all__ = ['SETTINGS_SPEC', 'ENV_PREFIX', 'NVIDIA_SMI_QUERY', 'CHECK_HOSTS', 'MIN_CUDA_CAPABILITY', 'LIBRARY_NOISE',
+           'METRICS_ENV', 'DATA_KEY', 'DATA_SOURCES', 'WEIGHTS_KEY', 'WEIGHT_SOURCES', 'CourseError', 'Platform',
+           'platform', 'parse_setting', 'course_home', 'Setting', 'Settings', 'read_settings_file',
+           'find_settings_file', 'user_settings_file', 'settings', 'nvidia_gpus', 'cuda_gpu_count', 'gpu_available',
+           'gpu_capability', 'device_summary', 'internet_reachable', 'online', 'set_seed', 'ensure_writable',
+           'free_disk_gb', 'LessonConfig', 'library_versions', 'check_library_combination', 'setup_lesson',
+           'batch_size', 'record_data_source', 'record_weights', 'record']
 
 # %% ../nbs/00_core.ipynb #62659629
 class CourseError(Exception):
@@ -216,27 +218,57 @@ def settings(cwd:Path|None=None, environ=None) -> Settings:
     return Settings(merged)
 
 # %% ../nbs/00_core.ipynb #c37d0e63
+# Asking CUDA itself (torch.cuda.is_available, get_device_properties) starts the CUDA driver in this process, and a
+# process that has done so can no longer fork workers that use the GPU: that is what breaks
+# `accelerate.notebook_launcher` ("Cannot re-initialize CUDA in forked subprocess"). So the lesson banner asks
+# NVML (through PyTorch's device count) and `nvidia-smi`, which leave CUDA alone.
+NVIDIA_SMI_QUERY = ['nvidia-smi', '--query-gpu=name,memory.total,compute_cap', '--format=csv,noheader,nounits']
+
+def nvidia_gpus() -> list[dict]:
+    "The CUDA GPUs as `nvidia-smi` lists them: name, memory in MiB and compute capability; [] without `nvidia-smi`."
+    try: out = subprocess.run(NVIDIA_SMI_QUERY, capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.SubprocessError): return []
+    if out.returncode: return []
+    gpus = []
+    for line in out.stdout.strip().splitlines():
+        name, memory, capability = [part.strip() for part in line.split(',')]
+        major, minor = capability.split('.')
+        gpus.append(dict(name=name, memory_mib=float(memory), capability=(int(major), int(minor))))
+    return gpus
+
+def cuda_gpu_count() -> int:
+    "How many CUDA GPUs PyTorch sees, counted through NVML so that CUDA is not started in this process."
+    try: import torch
+    except ImportError: return 0
+    return torch.cuda.device_count()
+
 def gpu_available() -> bool:
-    "True when PyTorch can use a CUDA or Apple (MPS) GPU."
+    "True when PyTorch can use a CUDA or Apple (MPS) GPU; CUDA is not started to find out."
+    if cuda_gpu_count() > 0: return True
     try: import torch
     except ImportError: return False
     mps = getattr(torch.backends, 'mps', None)
-    return torch.cuda.is_available() or bool(mps and mps.is_available())
+    return bool(mps and mps.is_available())
 
 def gpu_capability() -> tuple[int, int] | None:
     "The CUDA compute capability of GPU 0, e.g. (7, 5) for a T4 or (8, 0) for an A100; None without a CUDA GPU."
-    try: import torch
-    except ImportError: return None
-    return tuple(torch.cuda.get_device_capability(0)) if torch.cuda.is_available() else None
+    if cuda_gpu_count() == 0: return None
+    gpus = nvidia_gpus()
+    if gpus: return gpus[0]['capability']
+    import torch   # no nvidia-smi: ask CUDA, which starts it
+    return tuple(torch.cuda.get_device_capability(0))
 
 def device_summary() -> str:
     "One line describing the compute device: GPU name and memory, or CPU only."
     try: import torch
     except ImportError: return f'CPU only ({os.cpu_count()} cores; PyTorch is not installed)'
-    if torch.cuda.is_available():
-        props = torch.cuda.get_device_properties(0)
-        count = torch.cuda.device_count()
-        return f"GPU: {props.name} ({props.total_memory / 2**30:.1f} GiB){f' x{count}' if count > 1 else ''}"
+    count = cuda_gpu_count()
+    if count:
+        gpus = nvidia_gpus()
+        name, gib = (gpus[0]['name'], gpus[0]['memory_mib'] / 1024) if gpus else (None, None)
+        if name is None:   # no nvidia-smi: ask CUDA, which starts it
+            props = torch.cuda.get_device_properties(0); name, gib = props.name, props.total_memory / 2**30
+        return f"GPU: {name} ({gib:.1f} GiB){f' x{count}' if count > 1 else ''}"
     mps = getattr(torch.backends, 'mps', None)
     if mps and mps.is_available(): return 'GPU: Apple silicon (MPS)'
     return f'CPU only ({os.cpu_count()} cores)'
@@ -283,7 +315,7 @@ def set_seed(seed:int=42):
     try: import torch
     except ImportError: return
     torch.manual_seed(seed)
-    if torch.cuda.is_available(): torch.cuda.manual_seed_all(seed)
+    if cuda_gpu_count(): torch.cuda.manual_seed_all(seed)   # queued until CUDA starts: does not start it
 
 # %% ../nbs/00_core.ipynb #6a7a4346
 def ensure_writable(folder:Path, setting:str='data_dir') -> Path:
@@ -433,7 +465,7 @@ WEIGHTS_KEY, WEIGHT_SOURCES = 'weights', ('pretrained', 'random')
 def _save_to_metrics_file(entries:dict):
     "Merge `entries` into the JSON file that `course run` reads, when it is running this notebook."
     target = os.environ.get(METRICS_ENV)
-    if not target: return
+    if not target or os.environ.get('RANK', '0') != '0': return   # in a distributed run (torchrun), process 0 speaks for all
     target = Path(target)
     saved = json.loads(target.read_text()) if target.is_file() else {}
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -56,6 +56,7 @@ FIGURES = {
     '04_tabular': ['one-hot'],
     '05_collab': ['embedding-map'],
     '07_pytorch_underneath': ['gap-plot', 'learned-filters'],
+    '08_many_gpus': ['data-parallel', 'what-it-did'],
 }
 
 
