@@ -420,7 +420,9 @@ def celeba_smiling(n:int=20000,            # how many faces to use
     elif not found: found = find_celeba(settings().data_dir/'celeba')   # downloaded on an earlier, online run
     if found: return _real(found[1]), _celeba_table(*found, n=n, seed=seed, attribute=attribute)
     synthetic_banner('smiling-faces', why, reason, CELEBA_FIX)
-    dest = synth.synth_faces(_synthetic_dir('celeba', quick), n=n if quick else min(n, 3000), size=48 if quick else 128, seed=seed)
+    # Always the whole stand-in set (2,000 small or 3,000 larger faces), whatever `n`: runs asking for different numbers
+    # share one folder, and regenerating it for one of them would delete pictures another run is reading.
+    dest = synth.synth_faces(_synthetic_dir('celeba', quick), n=2000 if quick else 3000, size=48 if quick else 128, seed=seed)
     return dest/'img_align_celeba', _celeba_table(dest/'list_attr_celeba.csv', dest/'img_align_celeba', n, seed, attribute)
 
 # %% ../nbs/04_datasets.ipynb #810cdb3e
