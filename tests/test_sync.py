@@ -58,7 +58,7 @@ def test_notebooks_are_clean(tmp_path):
 def test_sync_check_catches_an_unexported_edit(tmp_path):
     # The check above is only worth something if it fails when a notebook is edited without exporting.
     project = scratch_copy(tmp_path/'project')
-    notebook = project/'nbs'/'00_core.ipynb'
+    notebook = project/'nbs'/'02_core.ipynb'
     nb = json.loads(notebook.read_text())
     exported = next(c for c in nb['cells'] if c['cell_type'] == 'code' and ''.join(c['source']).startswith('#| export'))
     exported['source'] = ''.join(exported['source']) + '\n\ndef an_unexported_helper(): return 42\n'
