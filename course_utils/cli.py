@@ -8,6 +8,7 @@ Docs: https://course-team.github.io/course-utils/cli.html.md"""
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from importlib import metadata
 from pathlib import Path
@@ -21,11 +22,12 @@ from .mirror import active_mirror
 from .progress import Progress, lesson_scores, scores_table
 from .quiz import all_banks, load_quiz
 from .quiz_ui import TerminalQuiz, due_quiz, nothing_due_message
-from .runner import RUN_EXTRA_HINT, LessonFailed, find_lessons_dir, list_notebooks, parse_params, resolve_notebook, run_notebook
+from .runner import (RUN_EXTRA_HINT, LessonFailed, find_lessons_dir, list_notebooks, notebook_kind, parse_params,
+                                 resolve_notebook, run_notebook)
 
 # %% auto #0
-__all__ = ['REQUIRED', 'RUN_EXTRA', 'cmd_list', 'cmd_run', 'cmd_quiz', 'cmd_progress', 'cmd_review', 'cmd_clean_copy', 'cmd_docs',
-           'cmd_app', 'cmd_pack', 'cmd_fetch_images', 'cmd_doctor', 'build_parser', 'main']
+__all__ = ['cmd_list', 'cmd_run', 'cmd_quiz', 'cmd_progress', 'cmd_review', 'cmd_clean_copy', 'cmd_docs', 'cmd_app', 'cmd_pack',
+           'cmd_fetch_images', 'declared_packages', 'cmd_doctor', 'build_parser', 'main']
 
 # %% ../nbs/18_cli.ipynb #486b356f
 def cmd_list(args) -> int:
@@ -101,7 +103,7 @@ def cmd_review(args) -> int:
 def cmd_clean_copy(args) -> int:
     "Write clean copies of the lessons (headings and code only) into a folder."
     written = write_clean_copies(args.out)
-    lessons = sum('_questionnaire' not in p.stem and '_review' not in p.stem for p in written)
+    lessons = sum(notebook_kind(p) == 'lesson' for p in written)
     print(f'Wrote {lessons} clean lesson copies (and {len(written) - lessons} questionnaire and review notebooks) to {args.out}')
     print('Before running each cell, say what it will do. Start with: jupyter lab ' + str(args.out))
     return 0
@@ -161,9 +163,17 @@ def cmd_fetch_images(args) -> int:
     return 0
 
 # %% ../nbs/18_cli.ipynb #7ca85403
-REQUIRED = ('torch', 'torchvision', 'fastai', 'ipywidgets', 'pyyaml', 'pyarrow')
-# Not needed to follow the lessons in Jupyter, only to run them headless (`course run`, `course docs`).
-RUN_EXTRA = ('papermill', 'ipykernel')
+def declared_packages(extra:str|None=None) -> tuple[str, ...]:
+    "The packages course-utils declares (its dependencies, or those of one extra such as 'run'), from its installed metadata."
+    from importlib.metadata import PackageNotFoundError, requires
+    try: requirements = requires('course-utils') or []
+    except PackageNotFoundError: return ()
+    names = []
+    for requirement in requirements:
+        spec, _, marker = requirement.partition(';')
+        in_extra = re.search(r'extra\s*==\s*["\']([\w-]+)["\']', marker)
+        if (in_extra[1] if in_extra else None) == extra: names.append(re.split(r'[\s<>=!~\[(]', spec.strip(), maxsplit=1)[0])
+    return tuple(names)
 
 def _folder_problem(conf, name) -> str|None:
     try: ensure_writable(getattr(conf, name), name)
@@ -173,10 +183,10 @@ def _folder_problem(conf, name) -> str|None:
 def _doctor_problems(conf) -> list[str]:
     problems = []
     if sys.version_info < (3, 10): problems.append(f'Python {sys.version.split()[0]} is too old: the course needs 3.10 or newer.')
-    missing = [name for name in REQUIRED if library_versions((name,))[name] == 'not installed']
+    missing = [name for name in declared_packages() if library_versions((name,))[name] == 'not installed']
     if missing: problems.append(f"missing packages: {', '.join(missing)}. Reinstall the course: "
                                 "pip install -e . in your clone, or pip install --upgrade course-utils")
-    missing_run = [name for name in RUN_EXTRA if library_versions((name,))[name] == 'not installed']
+    missing_run = [name for name in declared_packages('run') if library_versions((name,))[name] == 'not installed']
     if missing_run: problems.append(f"`course run` needs {', '.join(missing_run)} (the \"run\" extra). {RUN_EXTRA_HINT}")
     return problems + [p for p in (_folder_problem(conf, n) for n in ('data_dir', 'runs_dir')) if p]
 
@@ -200,7 +210,7 @@ def cmd_doctor(args) -> int:
     for note in plat.notes: print(f'           {note}')
     print(f'Device     {device_summary()}')
     print(f'Python     {sys.version.split()[0]} ({sys.executable})')
-    print('Packages   ' + ', '.join(f'{k} {v}' for k, v in library_versions(('course-utils',) + REQUIRED + RUN_EXTRA).items()))
+    print('Packages   ' + ', '.join(f'{k} {v}' for k, v in library_versions(('course-utils',) + declared_packages() + declared_packages('run')).items()))
     mirror = active_mirror() if is_online else None
     print(f"Internet   {'offline: lessons use local data or the synthetic stand-ins' if not is_online else f'course mirror {mirror.location} ({len(mirror.files):,} files): lessons download from it' if mirror else 'online'}")
     if plat.name == 'kaggle' and not is_online: print(f'           {plat.notes[0]}')

@@ -8,38 +8,70 @@ Docs: https://course-team.github.io/course-utils/docs.html.md"""
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
 import json
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+from fastcore.docments import docments
+
 from .core import CourseError, ensure_writable, settings
 from .quiz import all_banks, quiz_markdown
 from .runner import find_lessons_dir, list_notebooks, run_notebook
 
 # %% auto #0
-__all__ = ['API_MODULES', 'SITE_NAME', 'api_markdown', 'executed_lessons', 'build_site', 'serve_site']
+__all__ = ['SITE_NAME', 'api_modules', 'parameter_lines', 'api_markdown', 'executed_lessons', 'build_site', 'serve_site']
 
 # %% ../nbs/14_docs.ipynb #6ff0d1bf
-API_MODULES = ('core', 'datasets', 'download', 'search', 'mirror', 'pack', 'synth', 'vision', 'widgets', 'app', 'quiz',
-               'progress', 'quiz_ui', 'runner', 'clean_copy', 'docs', 'cli')
+def api_modules() -> list[str]:
+    "The modules nbdev exported, read from `course_utils._modidx`, in floor order (the numbers of their notebooks)."
+    from course_utils._modidx import d
+    names = [module.split('.', 1)[1] for module in d['syms']]
+    return sorted(names, key=_floor)
 
+def _floor(module_name:str) -> int:
+    "The number of the notebook `course_utils.<module_name>` is exported from, read from nbdev's source markers."
+    source = Path(importlib.util.find_spec(f'course_utils.{module_name}').origin).read_text(encoding='utf-8')
+    found = re.search(r'^# %% \.\./nbs/(\d+)_', source, re.MULTILINE)
+    return int(found[1]) if found else 99
+
+# %% ../nbs/14_docs.ipynb #c6b6fe61
 def _signature(obj) -> str:
     try: return str(inspect.signature(obj))
     except (TypeError, ValueError): return ''
 
+def _type_name(annotation) -> str:
+    return annotation if isinstance(annotation, str) else getattr(annotation, '__name__', str(annotation))
+
+def parameter_lines(obj) -> list[str]:
+    "One Markdown line per parameter of `obj`: name, type, default and the comment written beside it (its docment)."
+    try: params = docments(obj, full=True)
+    except (TypeError, ValueError, OSError): return []   # no signature or no source, e.g. a builtin
+    lines = []
+    for name, info in params.items():
+        if name in ('self', 'return'): continue
+        kind = '' if info['anno'] is inspect.Parameter.empty else f": `{_type_name(info['anno'])}`"
+        default = '' if info['default'] is inspect.Parameter.empty else f" = `{info['default']!r}`"
+        lines.append(f"- `{name}`{kind}{default}" + (f" — {info['docment']}" if info['docment'] else ''))
+    return lines
+
 def api_markdown(module_name:str) -> str:
-    "A Markdown page listing the public names of `course_utils.<module_name>` with signatures and docstrings."
+    "A Markdown page for `course_utils.<module_name>`: each public function and class with its signature, docstring and parameters."
     module = importlib.import_module(f'course_utils.{module_name}')
-    parts = [f'# course_utils.{module_name}']
+    summary = (inspect.getdoc(module) or '').split('\n\nDocs:')[0]   # nbdev's docstring: the notebook's description
+    parts = [f'# course_utils.{module_name}', summary]
     for name in getattr(module, '__all__', []):
         obj = getattr(module, name)
         if not (inspect.isfunction(obj) or inspect.isclass(obj)): continue
         kind = 'class ' if inspect.isclass(obj) else ''
-        parts += [f'## `{name}`', f'```python\n{kind}{name}{_signature(obj)}\n```', inspect.getdoc(obj) or '']
+        params = parameter_lines(obj)
+        parts += [f'## `{name}`', f'```python\n{kind}{name}{_signature(obj)}\n```', inspect.getdoc(obj) or '',
+                  '\n'.join(['**Parameters**', ''] + params) if params else '']
     return '\n\n'.join(p for p in parts if p) + '\n'
 
 # %% ../nbs/14_docs.ipynb #35ef3893
@@ -71,7 +103,7 @@ def _mkdocs_config(nav:list, site_dir:Path) -> str:
 def _stage(stage:Path, lessons:dict[str, Path]) -> list:
     "Copy or write every page into `stage/pages`; the navigation."
     pages = stage/'pages'
-    for folder in ('lessons', 'questionnaires', 'api'): (pages/folder).mkdir(parents=True, exist_ok=True)
+    for folder in ('lessons', 'questionnaires'): (pages/folder).mkdir(parents=True, exist_ok=True)
     readme = find_lessons_dir().parent.parent/'README.md'
     intro = readme.read_text(encoding='utf-8') if readme.is_file() else f'# {SITE_NAME}\n'
     (pages/'index.md').write_text(intro, encoding='utf-8')
@@ -83,9 +115,9 @@ def _stage(stage:Path, lessons:dict[str, Path]) -> list:
         text = quiz_markdown(bank).replace('<details>', '<details markdown="1">')   # let Markdown inside the fold render
         (pages/'questionnaires'/f'{bank.lesson}.md').write_text(text, encoding='utf-8')
         nav[2]['Questionnaires'].append({f'{bank.lesson} {bank.title}': f'questionnaires/{bank.lesson}.md'})
-    for name in API_MODULES:
-        (pages/'api'/f'{name}.md').write_text(api_markdown(name), encoding='utf-8')
-        nav[3]['API reference'].append({name: f'api/{name}.md'})
+    for name in api_modules():   # at the top of the site, where nbdev's links (`_modidx`: core.html#setup_lesson) point
+        (pages/f'{name}.md').write_text(api_markdown(name), encoding='utf-8')
+        nav[3]['API reference'].append({name: f'{name}.md'})
     return nav
 
 def build_site(out:Path|None=None, runs_dir:Path|None=None, run_missing:bool=True, say=print) -> Path:
@@ -105,6 +137,8 @@ def build_site(out:Path|None=None, runs_dir:Path|None=None, run_missing:bool=Tru
                               capture_output=True, text=True, cwd=stage)   # mkdocs-jupyter caches into ./.cache
     if done.returncode != 0:
         raise CourseError(f'MkDocs could not build the site: {(done.stderr.strip().splitlines() or ["no message"])[-1]}')
+    for name in api_modules():   # the Markdown beside each API page, where the modules' "Docs:" lines point
+        (out/f'{name}.html.md').write_text(api_markdown(name), encoding='utf-8')
     say(f'Site built: {out/"index.html"}')
     return out/'index.html'
 

@@ -17,10 +17,10 @@ from pathlib import Path
 from .core import CourseError
 
 # %% auto #0
-__all__ = ['TYPO_MIN_LENGTH', 'NEGATORS', 'CODE_TIMEOUT', 'KINDS', 'REQUIRED', 'Verdict', 'QuizError', 'words_of', 'word_matches',
-           'mentions', 'negated', 'affirms', 'Question', 'TrueFalse', 'Choice', 'Numeric', 'Short', 'Match', 'Order',
-           'FillIn', 'run_code_answer', 'Code', 'Quiz', 'read_bank', 'load_quiz', 'all_banks', 'all_questions',
-           'shuffled', 'prompt_markdown', 'question_markdown', 'quiz_markdown']
+__all__ = ['TYPO_MIN_LENGTH', 'NEGATORS', 'CODE_TIMEOUT', 'KINDS', 'REQUIRED_FIELDS', 'Verdict', 'QuizError', 'words_of',
+           'word_matches', 'mentions', 'negated', 'affirms', 'Question', 'TrueFalse', 'Choice', 'Numeric', 'Short',
+           'Match', 'Order', 'FillIn', 'run_code_answer', 'Code', 'Quiz', 'read_bank', 'load_quiz', 'all_banks',
+           'all_questions', 'shuffled', 'prompt_markdown', 'question_markdown', 'quiz_markdown']
 
 # %% ../nbs/09_quiz.ipynb #f7c0a9d3
 @dataclass
@@ -273,7 +273,7 @@ class Code(Question):
 # %% ../nbs/09_quiz.ipynb #70726e15
 KINDS = {'choice': Choice, 'true_false': TrueFalse, 'numeric': Numeric, 'short': Short, 'code': Code,
          'match': Match, 'order': Order, 'fill_in': FillIn}
-REQUIRED = {'choice': ('options', 'answer'), 'true_false': ('answer',), 'numeric': ('answer',),
+REQUIRED_FIELDS = {'choice': ('options', 'answer'), 'true_false': ('answer',), 'numeric': ('answer',),
             'short': ('key_ideas',), 'code': ('function', 'tests'), 'match': ('pairs',), 'order': ('steps',),
             'fill_in': ('answer',)}
 
@@ -286,7 +286,7 @@ def _build(raw:dict, lesson:str, where:str) -> Question:
     def fail(why): raise QuizError(f'{where}, question {qid}: {why}')
     kind = raw.get('kind')
     if kind not in KINDS: fail(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
-    missing = [k for k in ('id', 'prompt', 'model_answer', 'explanation', *REQUIRED[kind]) if raw.get(k) in (None, '', [])]
+    missing = [k for k in ('id', 'prompt', 'model_answer', 'explanation', *REQUIRED_FIELDS[kind]) if raw.get(k) in (None, '', [])]
     if missing: fail(f"missing {', '.join(missing)}")
     fields = {k: v for k, v in raw.items() if k in KINDS[kind].__dataclass_fields__}
     if kind == 'choice':

@@ -4,6 +4,7 @@ notebook that defines it, and the import graph has no cycle."""
 import ast
 import json
 import re
+import sys
 
 import pytest
 
@@ -35,7 +36,7 @@ def course_imports(path) -> set[str]:
             elif node.module and node.module.startswith('course_utils.'): found.add(node.module.split('.')[1])
         elif isinstance(node, ast.Import):
             found |= {alias.name.split('.')[1] for alias in node.names if alias.name.startswith('course_utils.')}
-    return found - {path.stem}
+    return {name for name in found - {path.stem} if not name.startswith('_')}   # _modidx: nbdev's generated index, no floor
 
 
 MODULES = module_files()
@@ -74,3 +75,28 @@ def test_first_cell_says_the_floor_and_what_it_builds_on(name):
     assert note and int(note[1]) == NUMBERS[name], f'{notebook.name}: the first cell should say "Floor {NUMBERS[name]:02d} of ..."'
     named = set(re.findall(r'`(\w+)`', note[2] or ''))
     assert named == course_imports(MODULES[name]), f'{notebook.name} says it builds on {named}, but imports {course_imports(MODULES[name])}'
+
+
+# Imported only as a fallback: search tries `ddgs` (declared) and falls back to its former name on old installs.
+OPTIONAL_IMPORTS = {'duckduckgo_search'}
+
+
+def third_party_imports(path) -> set[str]:
+    "Top-level names of the packages outside the standard library and course_utils that `path` imports anywhere."
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import): names |= {alias.name.split('.')[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module: names.add(node.module.split('.')[0])
+    return {n for n in names if n not in sys.stdlib_module_names and n != 'course_utils'}
+
+
+def test_every_package_the_library_imports_is_declared():
+    from importlib.metadata import packages_distributions, requires
+    declared = {re.split(r'[\s<>=!~\[(;]', r, maxsplit=1)[0].lower().replace('_', '-') for r in requires('course-utils')}
+    distributions = packages_distributions()
+    undeclared = {}
+    for name, path in MODULES.items():
+        for package in third_party_imports(path) - OPTIONAL_IMPORTS:
+            dists = {d.lower().replace('_', '-') for d in distributions.get(package, [package])}
+            if not dists & declared: undeclared.setdefault(package, []).append(name)
+    assert not undeclared, f'imported but not declared in pyproject.toml (dependencies or an extra): {undeclared}'

@@ -80,7 +80,7 @@ def test_progress_survives_reopening(tmp_path):
 def test_unwritable_place_gives_a_clear_error(tmp_path):
     blocker = tmp_path/'file'
     blocker.write_text('')
-    with pytest.raises(Exception, match='COURSE_PROGRESS_DB'): Progress(blocker/'sub'/'p.sqlite')
+    with pytest.raises(CourseError, match='COURSE_PROGRESS_DB'): Progress(blocker/'sub'/'p.sqlite')
 
 
 # --- the Leitner schedule ---------------------------------------------------------------------------------

@@ -3,7 +3,8 @@ executed outputs, every questionnaire with folded answers, and the API reference
 import re
 
 from conftest import NBS
-from course_utils.docs import API_MODULES, build_site
+from course_utils._modidx import d as exported
+from course_utils.docs import api_modules, build_site
 from course_utils.quiz import all_banks
 from course_utils.runner import list_notebooks
 
@@ -25,7 +26,19 @@ def test_site_builds_offline_with_every_lesson(tmp_path, offline_lesson_runs):
     for bank in all_banks():
         page = (site/'questionnaires'/f'{bank.lesson}.html').read_text(encoding='utf-8')
         assert page.count('<details') == len(bank.questions) and '<summary>Answer</summary>' in page
-    for name in API_MODULES:
-        page = (site/'api'/f'{name}.html').read_text(encoding='utf-8')
-        assert f'course_utils.{name}' in page and page.count('<h2') >= 1, name
-    assert not list(site.rglob('*.md')), 'every page should have been turned into HTML'
+    for name in api_modules():
+        page = (site/f'{name}.html').read_text(encoding='utf-8')
+        public = [n for n in getattr(__import__(f'course_utils.{name}', fromlist=['_']), '__all__', [])]
+        assert f'course_utils.{name}' in page and page.count('<h2') >= min(1, len(public)), name
+        assert (site/f'{name}.html.md').is_file(), f'{name}.html.md, where the module docstring links'
+    # The parameter comments reach the page (docments), not only the signature
+    section = (site/'download.html').read_text(encoding='utf-8').split('id="download_images"')[1].split('<h2')[0]
+    for comment in ('image URLs (http, https or data:image)', 'longest side of a saved image, in pixels', 'downloads at a time'):
+        assert comment in section, comment
+    # nbdev's links to each exported name (course_utils._modidx: 'core.html#setup_lesson') land on a heading of the site
+    for module, names in exported['syms'].items():
+        for name, (link, _) in names.items():
+            if name.split('.')[-1].startswith('_'): continue
+            page, anchor = link.split('#')
+            assert f'id="{anchor}"' in (site/page).read_text(encoding='utf-8'), link
+    assert not [p for p in site.rglob('*.md') if not p.name.endswith('.html.md')], 'every page should have been turned into HTML'
