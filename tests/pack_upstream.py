@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from image_server import LoopbackServer
-from course_utils import synth
+from course_utils import synth, synth_tables
 from course_utils.search import ImageSearchError
 from course_utils.synth import CELEBA_ATTRIBUTES, _bird_image, _forest_image, _photo_finish, _rng
 
@@ -110,7 +110,7 @@ def _with_blank_cells(table:pd.DataFrame, rng) -> pd.DataFrame:
 
 def adult_tgz(work:Path, seed:int) -> bytes:
     "fastai's adult_sample.tgz: adult_sample/adult.csv with 5,000 census rows."
-    folder = synth.synth_adult(work/'adult_sample', n=5000, seed=seed)
+    folder = synth_tables.synth_adult(work/'adult_sample', n=5000, seed=seed)
     table = pd.read_csv(folder/'adult.csv', dtype=str, keep_default_na=False)   # text as written, leading spaces too
     csv_text = _with_blank_cells(table, _rng(seed, 11)).to_csv(index=False)
     return _targz('adult_sample', {'adult.csv': csv_text.encode()})
@@ -145,7 +145,7 @@ u.info     -- the number of users, items and ratings.
 def _movie_titles(rng, n:int) -> list[str]:
     "`n` titles with years: the special ones first (the most rated films), made-up ones after, 'unknown' at its id."
     years = np.clip(rng.normal(1988, 10, n), 1922, 1998).astype(int)
-    made_up = [f'{title} ({year})' for title, year in zip(synth._movie_titles(rng, n), years)]
+    made_up = [f'{title} ({year})' for title, year in zip(synth_tables._movie_titles(rng, n), years)]
     titles = list(ML_SPECIAL_TITLES) + made_up[len(ML_SPECIAL_TITLES):]
     if n >= ML_UNKNOWN_ID: titles[ML_UNKNOWN_ID - 1] = 'unknown'
     return titles
