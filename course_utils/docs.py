@@ -7,6 +7,7 @@ Docs: https://course-team.github.io/course-utils/docs.html.md"""
 # %% ../nbs/15_docs.ipynb #47da9587
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import inspect
@@ -68,11 +69,19 @@ def api_markdown(module_name:str) -> str:
     for name in getattr(module, '__all__', []):
         obj = getattr(module, name)
         if not (inspect.isfunction(obj) or inspect.isclass(obj)): continue
-        kind = 'class ' if inspect.isclass(obj) else ''
-        params = parameter_lines(obj)
-        parts += [f'## `{name}`', f'```python\n{kind}{name}{_signature(obj)}\n```', inspect.getdoc(obj) or '',
-                  '\n'.join(['**Parameters**', ''] + params) if params else '']
+        parts += _entry('##', name, obj, 'class ' if inspect.isclass(obj) else '')
+        if inspect.isclass(obj):   # its public methods, each under the anchor nbdev links to (`mirror.fetch`)
+            for method_name, method in vars(obj).items():
+                if isinstance(method, (property, functools.cached_property)): method = method.fget if isinstance(method, property) else method.func
+                if inspect.isfunction(method) and (not method_name.startswith('_') or method_name == '__call__'):
+                    parts += [f'<a id="{name.lower()}.{method_name.lower()}"></a>'] + _entry('###', f'{name}.{method_name}', method)
     return '\n\n'.join(p for p in parts if p) + '\n'
+
+def _entry(level:str, title:str, obj, kind:str='') -> list[str]:
+    "The Markdown for one function, class or method: heading, signature, docstring, parameters."
+    params = parameter_lines(obj)
+    return [f'{level} `{title}`', f'```python\n{kind}{title.split(".")[-1]}{_signature(obj)}\n```', inspect.getdoc(obj) or '',
+            '\n'.join(['**Parameters**', ''] + params) if params else '']
 
 # %% ../nbs/15_docs.ipynb #35ef3893
 def executed_lessons(runs_dir:Path|None=None, run_missing:bool=True, say=print) -> dict[str, Path]:

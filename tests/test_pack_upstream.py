@@ -18,7 +18,8 @@ from pack_upstream import (ADULT_TGZ, CAMVID_TGZ, CELEBA_LISTING, CELEBA_SHARDS,
 from course_utils import datasets
 from course_utils.datasets import read_adult, read_celeba_parquet, read_ratings
 from course_utils.search import ImageSearchError
-from course_utils.synth import ADULT_COLUMNS, CAMVID_CODES, CELEBA_ATTRIBUTES
+from course_utils.synth import CAMVID_CODES, CELEBA_ATTRIBUTES
+from course_utils.synth_tables import ADULT_COLUMNS
 
 # Smaller than the defaults, so the module runs in seconds; the formats don't depend on the counts.
 SIZES = dict(faces=250, faces_per_shard=100, face_size=48, images_per_query=6, broken_per_query=2)
