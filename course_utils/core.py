@@ -45,9 +45,11 @@ def nvidia_gpus() -> list[dict]:
     if out.returncode: return []
     gpus = []
     for line in out.stdout.strip().splitlines():
-        name, memory, capability = [part.strip() for part in line.split(',')]
-        major, minor = capability.split('.')
-        gpus.append(dict(name=name, memory_mib=float(memory), capability=(int(major), int(minor))))
+        try:
+            name, memory, capability = [part.strip() for part in line.rsplit(',', 2)]
+            major, minor = capability.split('.')
+            gpus.append(dict(name=name, memory_mib=float(memory), capability=(int(major), int(minor))))
+        except ValueError: return []   # an answer we can't read ('[N/A]', an old driver): callers fall back to PyTorch
     return gpus
 
 def cuda_gpu_count() -> int:

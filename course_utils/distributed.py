@@ -40,8 +40,13 @@ LAUNCHER_REPORT = re.compile(r'^[EWI]\d{4} .*torch/distributed/elastic/.*failed 
 
 def launch(script, n_processes:int, args=(), threads_per_process:int|None=None, echo=print) -> None:
     "Run `script` with torchrun in `n_processes` processes, echoing their output; a `CourseError` if they fail."
-    records = Path(tempfile.mkdtemp(prefix='course-launch-'))/'records.json'
-    env = {**os.environ, METRICS_ENV: str(records)}
+    with tempfile.TemporaryDirectory(prefix='course-launch-') as scratch:
+        records = Path(scratch)/'records.json'
+        _run_processes(script, n_processes, args, threads_per_process, echo, env={**os.environ, METRICS_ENV: str(records)})
+        _record_for_the_lesson(records)
+
+def _run_processes(script, n_processes:int, args, threads_per_process:int|None, echo, env:dict):
+    "Run torchrun with `env` plus our thread and output settings; a `CourseError` with the processes' last lines if they fail."
     env['OMP_NUM_THREADS'] = str(threads_per_process or max(1, (os.cpu_count() or 1) // n_processes))
     env['PYTHONUNBUFFERED'] = '1'   # lines arrive as they are printed, not when a buffer fills
     env.setdefault('PYTHONWARNINGS', 'ignore::FutureWarning')   # libraries' deprecation notices, once per process, are noise here
@@ -58,7 +63,6 @@ def launch(script, n_processes:int, args=(), threads_per_process:int|None=None, 
         raise CourseError(f'the {n_processes} training process{"es" * (n_processes > 1)} failed (exit code '
                           f'{process.returncode}). The last lines they printed, where the error is:\n{"".join(last_lines)}'
                           'Fix what they say (a wrong path or argument, or out of GPU memory: then lower --bs) and launch again.')
-    _record_for_the_lesson(records)
 
 def _record_for_the_lesson(records:Path):
     "Record the data source and starting weights that process 0 noted, as if the lesson had noted them itself."

@@ -166,7 +166,7 @@ def adapt_to_this_machine(cfg,                 # the lesson's settings, from `se
                           scratch_lr:float=3e-3, # and the learning rate it uses then
                          ) -> Adaptations:
     "Let the lesson's plain fastai code run well here; return what changed, and why."
-    import torch
+    from course_utils.core import cuda_gpu_count
     import fastai.vision.learner as vision_learner_module
     from fastai.learner import Learner, defaults
     import fastai.callback.schedule   # defines Learner.fine_tune
@@ -181,15 +181,16 @@ def adapt_to_this_machine(cfg,                 # the lesson's settings, from `se
                  'memorise a few hundred pictures, and fine-tuning needs features worth keeping'))
     defaults.callbacks = [cb for cb in defaults.callbacks if getattr(cb, '__name__', '') != 'SpeedUpNewLearners']
     defaults.callbacks.append(_speedups_callback())
-    rows.append(('speed-ups', 'channels-last memory layout' + (', and mixed precision on this GPU' if torch.cuda.is_available() else
+    rows.append(('speed-ups', 'channels-last memory layout' + (', and mixed precision on this GPU' if cuda_gpu_count() else
                  ' (this CPU has no use for mixed precision)') + ': each new learner trains faster, to the same result'))
     if dls is not None: rows += _adapt_loaders(dls, quick=cfg.quick)
     return Adaptations(rows)
 
 def _adapt_loaders(dls, quick:bool) -> list:
     "Cap the training batch size at half the training items; no worker processes in quick mode."
+    from course_utils.core import batch_size, cuda_gpu_count
     rows, train = [], dls.train
-    cap = max(1, train.n // 2)
+    cap = batch_size(train.n, train.bs, valid_pct=0)   # the DataLoaders are split already
     if train.bs > cap:
         rows.append(('batch size', f'{train.bs} → {cap}: only {train.n} training items, and each epoch should have two batches at least '
                      '(the last, incomplete batch is dropped)'))
