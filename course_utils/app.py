@@ -140,7 +140,7 @@ if __name__ == '__main__':
     demo.launch()   # Spaces and `course app 02 --serve` choose the address and port with GRADIO_SERVER_NAME/PORT
 '''
 
-# %% ../nbs/17_app.ipynb #fdfad5e0
+# %% ../nbs/17_app.ipynb #8f000268
 APP_PACKAGES = ('fastai', 'torch', 'torchvision')
 
 def app_requirements(versions:dict|None=None) -> str:
@@ -151,6 +151,7 @@ def app_requirements(versions:dict|None=None) -> str:
     # A local build such as torch 2.8.0+cpu has no wheel of that name on PyPI: pin the public version.
     return ''.join(f"{name}=={versions[name].split('+')[0]}\n" for name in APP_PACKAGES)
 
+# %% ../nbs/17_app.ipynb #125fa399
 def space_readme(gradio_version:str, title:str='Is this person smiling?') -> str:
     "The README.md of a Hugging Face Space: the YAML header Spaces reads, then a few lines for people."
     return (f'---\ntitle: {title}\nemoji: 🙂\ncolorFrom: yellow\ncolorTo: blue\nsdk: gradio\nsdk_version: {gradio_version}\n'
@@ -160,7 +161,7 @@ def space_readme(gradio_version:str, title:str='Is this person smiling?') -> str
             'faces far from the camera are outside what it has seen, and its answers there mean little.\n\n'
             'Run it locally with `pip install -r requirements.txt gradio` and `python app.py`.\n')
 
-# %% ../nbs/17_app.ipynb #e3f78cda
+# %% ../nbs/17_app.ipynb #c1074b75
 APP_EXTRA_HINT = 'Install Gradio with: pip install "course-utils[app]" (or pip install gradio).'
 
 def _gradio_version() -> str:
@@ -168,6 +169,7 @@ def _gradio_version() -> str:
     if version == 'not installed': raise CourseError(f'the web app needs Gradio. {APP_EXTRA_HINT}')
     return version
 
+# %% ../nbs/17_app.ipynb #3cc83b92
 def write_app(folder:Path,            # where to write app.py, requirements.txt, README.md and model.pkl
               model:Path|None=None,   # the exported model (default: lesson 02's, see `exported_model`)
              ) -> Path:
@@ -184,11 +186,12 @@ def write_app(folder:Path,            # where to write app.py, requirements.txt,
     if model.resolve() != (folder/'model.pkl').resolve(): shutil.copyfile(model, folder/'model.pkl')
     return folder
 
-# %% ../nbs/17_app.ipynb #fa4522c4
+# %% ../nbs/17_app.ipynb #b18f33d8
 def app_environment(host:str='127.0.0.1', port:int=7860) -> dict[str, str]:
     "The environment `app.py` runs in: Gradio's address, port, and no usage statistics."
     return {**os.environ, 'GRADIO_SERVER_NAME': host, 'GRADIO_SERVER_PORT': str(port), 'GRADIO_ANALYTICS_ENABLED': 'False'}
 
+# %% ../nbs/17_app.ipynb #a28a3e9e
 def serve_app(folder:Path, host:str='127.0.0.1', port:int=7860) -> int:
     "Run the web app in `folder` (see `write_app`) until Ctrl-C; its exit status."
     _gradio_version()

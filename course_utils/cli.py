@@ -29,7 +29,7 @@ from .runner import (RUN_EXTRA_HINT, LessonFailed, find_lessons_dir, list_notebo
 __all__ = ['cmd_list', 'cmd_run', 'cmd_quiz', 'cmd_progress', 'cmd_review', 'cmd_clean_copy', 'cmd_docs', 'cmd_app', 'cmd_pack',
            'cmd_fetch_images', 'declared_packages', 'cmd_doctor', 'build_parser', 'main']
 
-# %% ../nbs/19_cli.ipynb #486b356f
+# %% ../nbs/19_cli.ipynb #1742ee74
 def cmd_list(args) -> int:
     "Print the lessons and questionnaires with their titles."
     folder = find_lessons_dir()
@@ -44,9 +44,10 @@ def cmd_list(args) -> int:
     print('Run one with: course run 00 --quick    Answer a questionnaire in the terminal: course quiz 00')
     return 0
 
-# %% ../nbs/19_cli.ipynb #e2d27e81
+# %% ../nbs/19_cli.ipynb #53d2c6be
 def _format(value) -> str: return f'{value:.4g}' if isinstance(value, float) else str(value)
 
+# %% ../nbs/19_cli.ipynb #d27c96b7
 def cmd_run(args) -> int:
     "Execute a lesson headless and print its recorded metrics last."
     params = parse_params(args.param)
@@ -61,11 +62,12 @@ def cmd_run(args) -> int:
     for name, value in result.metrics.items(): print(f'{name}: {_format(value)}')
     return 0
 
-# %% ../nbs/19_cli.ipynb #ce7c264e
+# %% ../nbs/19_cli.ipynb #48986044
 def _one_line(text:str, width:int=90) -> str:
     text = ' '.join(str(text).split())
     return text if len(text) <= width else text[:width - 1] + '…'
 
+# %% ../nbs/19_cli.ipynb #298443e8
 def cmd_quiz(args) -> int:
     "Ask a lesson's questions in the terminal (or list them)."
     quiz = load_quiz(args.lesson)
@@ -75,12 +77,14 @@ def cmd_quiz(args) -> int:
     TerminalQuiz(Progress()).run(quiz)
     return 0
 
+# %% ../nbs/19_cli.ipynb #b1dd4a98
 def _bank_sizes_and_titles() -> tuple[dict, dict, dict]:
     "Questions per lesson, lesson titles, and each question's current lesson (questions move between banks)."
     banks = all_banks()
     lesson_of = {q.id: b.lesson for b in banks for q in b.questions}
     return {b.lesson: len(b.questions) for b in banks}, {b.lesson: b.title for b in banks}, lesson_of
 
+# %% ../nbs/19_cli.ipynb #b15050d5
 def cmd_progress(args) -> int:
     "Print per-lesson quiz scores from the progress database."
     progress = Progress()
@@ -91,6 +95,7 @@ def cmd_progress(args) -> int:
     if not attempts: print('Nothing answered yet: try `course quiz 01`.')
     return 0
 
+# %% ../nbs/19_cli.ipynb #ca66250d
 def cmd_review(args) -> int:
     "Ask the questions that are due for review, in the terminal."
     progress = Progress()
@@ -99,7 +104,7 @@ def cmd_review(args) -> int:
     TerminalQuiz(progress).run(quiz)
     return 0
 
-# %% ../nbs/19_cli.ipynb #f3e8ceb2
+# %% ../nbs/19_cli.ipynb #1d5f1365
 def cmd_clean_copy(args) -> int:
     "Write clean copies of the lessons (headings and code only) into a folder."
     written = write_clean_copies(args.out)
@@ -108,14 +113,14 @@ def cmd_clean_copy(args) -> int:
     print('Before running each cell, say what it will do. Start with: jupyter lab ' + str(args.out))
     return 0
 
-# %% ../nbs/19_cli.ipynb #40ed5a00
+# %% ../nbs/19_cli.ipynb #8742cbe5
 def cmd_docs(args) -> int:
     "Build the course site (running lessons that have no fresh executed copy), and serve it if asked."
     index = build_site(args.out)
     if args.serve: serve_site(index.parent, args.port)
     return 0
 
-# %% ../nbs/19_cli.ipynb #db9614ac
+# %% ../nbs/19_cli.ipynb #50d555b3
 def cmd_app(args) -> int:
     "Write lesson 02's web app into a folder, and serve it when asked."
     from course_utils.app import APP_LESSONS, serve_app, write_app   # imported here: `course` starts fast
@@ -127,7 +132,7 @@ def cmd_app(args) -> int:
           'Space on huggingface.co, or run `python app.py` in it.', flush=True)
     return serve_app(folder, args.host, args.port) if args.serve else 0
 
-# %% ../nbs/19_cli.ipynb #7d61649e
+# %% ../nbs/19_cli.ipynb #6c54019c
 def cmd_pack(args) -> int:
     "Build, check or serve a course pack."
     from course_utils import pack   # imported here: `course` starts fast for the commands that don't need it
@@ -154,7 +159,7 @@ def cmd_pack(args) -> int:
         print(f"Stopped after {served:,} request{'s' * (served != 1)}:", ', '.join(f'{path} x{n}' for path, n in server.hits.most_common(5)))
     return 0
 
-# %% ../nbs/19_cli.ipynb #e6e8975e
+# %% ../nbs/19_cli.ipynb #57b65e37
 def cmd_fetch_images(args) -> int:
     "Download the images listed in a file (one URL per line) into a folder."
     urls = read_url_list(args.urls_file)
@@ -162,7 +167,7 @@ def cmd_fetch_images(args) -> int:
     download_images(urls, args.dest, max_size=args.max_size, show=sys.stdout.isatty()).report()
     return 0
 
-# %% ../nbs/19_cli.ipynb #7ca85403
+# %% ../nbs/19_cli.ipynb #270363a2
 def declared_packages(extra:str|None=None) -> tuple[str, ...]:
     "The packages course-utils declares (its dependencies, or those of one extra such as 'run'), from its installed metadata."
     from importlib.metadata import PackageNotFoundError, requires
@@ -175,11 +180,13 @@ def declared_packages(extra:str|None=None) -> tuple[str, ...]:
         if (in_extra[1] if in_extra else None) == extra: names.append(re.split(r'[\s<>=!~\[(]', spec.strip(), maxsplit=1)[0])
     return tuple(names)
 
+# %% ../nbs/19_cli.ipynb #70cfd5cc
 def _folder_problem(conf, name) -> str|None:
     try: ensure_writable(getattr(conf, name), name)
     except CourseError as e: return str(e)
     return None
 
+# %% ../nbs/19_cli.ipynb #9f0228b0
 def _doctor_problems(conf) -> list[str]:
     problems = []
     if sys.version_info < (3, 10): problems.append(f'Python {sys.version.split()[0]} is too old: the course needs 3.10 or newer.')
@@ -190,6 +197,7 @@ def _doctor_problems(conf) -> list[str]:
     if missing_run: problems.append(f"`course run` needs {', '.join(missing_run)} (the \"run\" extra). {RUN_EXTRA_HINT}")
     return problems + [p for p in (_folder_problem(conf, n) for n in ('data_dir', 'runs_dir')) if p]
 
+# %% ../nbs/19_cli.ipynb #8fdec121
 def _lessons_line() -> str:
     try:
         folder = find_lessons_dir()
@@ -197,11 +205,13 @@ def _lessons_line() -> str:
         return f"{folder} ({count} lesson{'s' * (count != 1)})"
     except CourseError: return 'not found (fine for a pip install; clone the course to run lessons with `course run`)'
 
+# %% ../nbs/19_cli.ipynb #17255455
 def _setting_text(name:str, value) -> str:
     "How `course doctor` shows a setting's value; unset ones say what happens instead."
     if value is not None: return str(value)
     return '(none; a pack in /kaggle/input or /storage is used)' if name == 'mirror' else '(found automatically)'
 
+# %% ../nbs/19_cli.ipynb #a8b3f92d
 def cmd_doctor(args) -> int:
     "Print an environment report; exit 0 when the course can run here."
     conf, plat = settings(), platform()
@@ -225,10 +235,11 @@ def cmd_doctor(args) -> int:
     print('Result     ' + ('ready' if not problems else f'{len(problems)} problem(s) to fix'))
     return 1 if problems else 0
 
-# %% ../nbs/19_cli.ipynb #09618a81
+# %% ../nbs/19_cli.ipynb #c010e99f
 class _Parser(argparse.ArgumentParser):
     def error(self, message): self.exit(2, f'{self.prog}: error: {message} (see `{self.prog} --help`)\n')
 
+# %% ../nbs/19_cli.ipynb #d9c7e20b
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog='course', description='Run and check the lessons of the deep-learning course.')
     parser.add_argument('--version', action='version', version=f"course_utils {metadata.version('course-utils')}")
@@ -282,6 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
     pack.set_defaults(handler=cmd_pack)
     return parser
 
+# %% ../nbs/19_cli.ipynb #0539d398
 def main(argv=None) -> int:
     "Entry point of the `course` command."
     args = build_parser().parse_args(argv)

@@ -21,7 +21,7 @@ __all__ = ['SETTINGS_SPEC', 'ENV_PREFIX', 'CourseError', 'Platform', 'platform',
 class CourseError(Exception):
     "A problem the learner can fix; the message says what happened and what to do next."
 
-# %% ../nbs/00_config.ipynb #e09f80e8
+# %% ../nbs/00_config.ipynb #ad4617b8
 @dataclass(frozen=True)
 class Platform:
     "Where the course is running, and what that means for files and setup."
@@ -30,6 +30,7 @@ class Platform:
     persistent_dir: Path|None=None  # a folder that survives the session, when the platform has one
     notes: tuple[str, ...]=()       # platform-specific advice for learners
 
+# %% ../nbs/00_config.ipynb #b9557390
 _PAPERSPACE_VARS = 'PAPERSPACE_CLUSTER_ID', 'PAPERSPACE_FQDN', 'PAPERSPACE_METRIC_WORKLOAD_ID'
 
 def platform(environ=None, root:Path=Path('/')) -> Platform:
@@ -96,7 +97,7 @@ def parse_setting(name:str, raw:str, base:Path|None=None):
     try: return int(text) if kind == 'int' else float(text)
     except ValueError: raise ValueError(f"expected a{'n integer' if kind == 'int' else ' number'}, got {text!r}") from None
 
-# %% ../nbs/00_config.ipynb #83ccac4c
+# %% ../nbs/00_config.ipynb #bc7395bf
 def course_home(environ=None, plat:Platform|None=None) -> Path:
     "The per-user folder for data, models and progress when no setting says otherwise."
     environ = os.environ if environ is None else environ
@@ -106,18 +107,20 @@ def course_home(environ=None, plat:Platform|None=None) -> Path:
     base = environ.get('XDG_DATA_HOME') or Path(environ.get('HOME') or Path.home())/'.local'/'share'
     return Path(base)/'course_utils'
 
+# %% ../nbs/00_config.ipynb #ce42c2e8
 def _builtin_default(name, home:Path):
     default = SETTINGS_SPEC[name][2]
     if default is not None or SETTINGS_SPEC[name][1] != 'path' or name == 'lessons_dir': return default
     return home/('progress.sqlite' if name == 'progress_db' else name.removesuffix('_dir'))
 
-# %% ../nbs/00_config.ipynb #89ede3c4
+# %% ../nbs/00_config.ipynb #8947f141
 @dataclass(frozen=True)
 class Setting:
     "One effective setting: its value and a human-readable note of where it came from."
     value: object
     source: str
 
+# %% ../nbs/00_config.ipynb #951a839e
 class Settings:
     "The effective course settings: `s.data_dir` is a value, `s.source('data_dir')` says where it came from."
     def __init__(self, entries:dict[str, Setting]): self._entries = dict(entries)
@@ -129,7 +132,7 @@ class Settings:
     def __repr__(self):
         return '\n'.join(f'{k:<18} {str(v):<40} {src}' for k, v, src in self.items())
 
-# %% ../nbs/00_config.ipynb #72721d1f
+# %% ../nbs/00_config.ipynb #78a87d0a
 _SECTIONS = {spec[0] for spec in SETTINGS_SPEC.values()}
 
 def _line_of(path:Path, key:str) -> int:
@@ -139,6 +142,7 @@ def _line_of(path:Path, key:str) -> int:
         if pattern.match(line): return i
     return 0
 
+# %% ../nbs/00_config.ipynb #12fe162a
 def _parse_ini(path:Path) -> configparser.ConfigParser:
     parser = configparser.ConfigParser(interpolation=None)
     try: parser.read(path, encoding='utf-8')
@@ -151,6 +155,7 @@ def _parse_ini(path:Path) -> configparser.ConfigParser:
         raise CourseError(f"{path}: not a text file in UTF-8; save it as plain UTF-8 text.") from None
     return parser
 
+# %% ../nbs/00_config.ipynb #9473a92d
 def read_settings_file(path:Path) -> dict[str, Setting] | None:
     "Settings found in the ini file `path`, or None when the file is not a course settings file."
     path = Path(path)
@@ -167,7 +172,7 @@ def read_settings_file(path:Path) -> dict[str, Setting] | None:
             except ValueError as e: raise CourseError(f"{path}, line {line}: bad value for {key}: {e}.") from None
     return found
 
-# %% ../nbs/00_config.ipynb #a20773b0
+# %% ../nbs/00_config.ipynb #694f2f50
 def find_settings_file(start:Path|None=None) -> Path | None:
     "The nearest course `settings.ini` in `start` (default: the working directory) or a folder above it."
     start = Path(start or Path.cwd()).resolve()
@@ -176,12 +181,14 @@ def find_settings_file(start:Path|None=None) -> Path | None:
         if candidate.is_file() and read_settings_file(candidate) is not None: return candidate
     return None
 
+# %% ../nbs/00_config.ipynb #6a103920
 def user_settings_file(environ=None) -> Path:
     "Your personal settings file: `~/.config/course_utils/settings.ini` (or under `$XDG_CONFIG_HOME`)."
     environ = os.environ if environ is None else environ
     base = environ.get('XDG_CONFIG_HOME') or Path(environ.get('HOME') or Path.home())/'.config'
     return Path(base)/'course_utils'/'settings.ini'
 
+# %% ../nbs/00_config.ipynb #524eb0eb
 def _from_environment(environ) -> dict[str, Setting]:
     found = {}
     for name in SETTINGS_SPEC:
@@ -191,6 +198,7 @@ def _from_environment(environ) -> dict[str, Setting]:
             except ValueError as e: raise CourseError(f"environment variable {var}: {e}.") from None
     return found
 
+# %% ../nbs/00_config.ipynb #1e58e720
 def settings(cwd:Path|None=None, environ=None) -> Settings:
     "The effective settings: environment > nearest settings.ini > user settings.ini > built-in defaults."
     environ = os.environ if environ is None else environ

@@ -31,7 +31,7 @@ __all__ = ['NVIDIA_SMI_QUERY', 'CHECK_HOSTS', 'MIN_CUDA_CAPABILITY', 'LIBRARY_NO
            'LessonConfig', 'library_versions', 'check_library_combination', 'setup_lesson', 'batch_size',
            'record_data_source', 'record_weights', 'record']
 
-# %% ../nbs/02_core.ipynb #c37d0e63
+# %% ../nbs/02_core.ipynb #2b9e5188
 # Asking CUDA itself (torch.cuda.is_available, get_device_properties) starts the CUDA driver in this process, and a
 # process that has done so can no longer fork workers that use the GPU: that is what breaks
 # `accelerate.notebook_launcher` ("Cannot re-initialize CUDA in forked subprocess"). So the lesson banner asks
@@ -52,12 +52,14 @@ def nvidia_gpus() -> list[dict]:
         except ValueError: return []   # an answer we can't read ('[N/A]', an old driver): callers fall back to PyTorch
     return gpus
 
+# %% ../nbs/02_core.ipynb #1fa79175
 def cuda_gpu_count() -> int:
     "How many CUDA GPUs PyTorch sees, counted through NVML so that CUDA is not started in this process."
     try: import torch
     except ImportError: return 0
     return torch.cuda.device_count()
 
+# %% ../nbs/02_core.ipynb #847ce803
 def gpu_available() -> bool:
     "True when PyTorch can use a CUDA or Apple (MPS) GPU; CUDA is not started to find out."
     if cuda_gpu_count() > 0: return True
@@ -66,6 +68,7 @@ def gpu_available() -> bool:
     mps = getattr(torch.backends, 'mps', None)
     return bool(mps and mps.is_available())
 
+# %% ../nbs/02_core.ipynb #588073ef
 def gpu_capability() -> tuple[int, int] | None:
     "The CUDA compute capability of GPU 0, e.g. (7, 5) for a T4 or (8, 0) for an A100; None without a CUDA GPU."
     if cuda_gpu_count() == 0: return None
@@ -74,6 +77,7 @@ def gpu_capability() -> tuple[int, int] | None:
     import torch   # no nvidia-smi: ask CUDA, which starts it
     return tuple(torch.cuda.get_device_capability(0))
 
+# %% ../nbs/02_core.ipynb #4ee0e618
 def device_summary() -> str:
     "One line describing the compute device: GPU name and memory, or CPU only."
     try: import torch
@@ -89,7 +93,7 @@ def device_summary() -> str:
     if mps and mps.is_available(): return 'GPU: Apple silicon (MPS)'
     return f'CPU only ({os.cpu_count()} cores)'
 
-# %% ../nbs/02_core.ipynb #7bb5329a
+# %% ../nbs/02_core.ipynb #c05ccb64
 CHECK_HOSTS = ('duckduckgo.com', 's3.amazonaws.com', 'download.pytorch.org')
 _online_cache: dict = {}
 
@@ -99,6 +103,7 @@ def _reachable(host:str, timeout:float, result:threading.Event):
         with socket.create_connection((host, 443), timeout=timeout): result.set()
     except OSError: pass
 
+# %% ../nbs/02_core.ipynb #9fb8d6aa
 def internet_reachable(timeout:float|None=None, max_age:float=300.0, environ=None) -> bool:
     "Whether the internet hosts that lessons download from can be reached; fast and cached."
     conf = settings(environ=environ)
@@ -113,6 +118,7 @@ def internet_reachable(timeout:float|None=None, max_age:float=300.0, environ=Non
     _online_cache.update(at=now, value=value)
     return value
 
+# %% ../nbs/02_core.ipynb #5fd58c52
 def online(timeout:float|None=None, max_age:float=300.0, environ=None) -> bool:
     "Whether lessons can download their data: from the course mirror when there is one, else from the internet."
     if settings(environ=environ).offline: return False
@@ -133,7 +139,7 @@ def set_seed(seed:int=42):
     torch.manual_seed(seed)
     if cuda_gpu_count(): torch.cuda.manual_seed_all(seed)   # queued until CUDA starts: does not start it
 
-# %% ../nbs/02_core.ipynb #6a7a4346
+# %% ../nbs/02_core.ipynb #c1bc7e91
 def ensure_writable(folder:Path, setting:str='data_dir') -> Path:
     "Create `folder` (the value of `setting`) if needed and check we can write in it; say how to fix it if not."
     folder = Path(folder)
@@ -146,13 +152,14 @@ def ensure_writable(folder:Path, setting:str='data_dir') -> Path:
                           "to a folder you can write to.") from None
     return folder
 
+# %% ../nbs/02_core.ipynb #5d69a5a9
 def free_disk_gb(folder:Path) -> float:
     "Free space, in GB, on the disk holding `folder` (or its nearest existing parent)."
     folder = Path(folder).absolute()
     while not folder.exists(): folder = folder.parent
     return shutil.disk_usage(folder).free / 1e9
 
-# %% ../nbs/02_core.ipynb #cf1ecf52
+# %% ../nbs/02_core.ipynb #07835775
 @dataclass
 class LessonConfig:
     "Everything a lesson needs to know about where and how it runs."
@@ -169,6 +176,7 @@ class LessonConfig:
     settings: Settings
     mirror: str|None = None   # the course mirror lessons download from, when there is one (see `mirror`)
 
+# %% ../nbs/02_core.ipynb #01d99a6c
 def library_versions(names=('torch', 'torchvision', 'fastai', 'course-utils')) -> dict[str, str]:
     "Installed versions of `names`, read from package metadata (nothing is imported)."
     from importlib import metadata
@@ -178,7 +186,7 @@ def library_versions(names=('torch', 'torchvision', 'fastai', 'course-utils')) -
         except metadata.PackageNotFoundError: found[name] = 'not installed'
     return found
 
-# %% ../nbs/02_core.ipynb #00db66ec
+# %% ../nbs/02_core.ipynb #c7dec87b
 def _banner(cfg:LessonConfig) -> str:
     versions = ' · '.join(f'{k} {v}' for k, v in library_versions().items())
     mode = (f'quick ({cfg.image_size} px images, {cfg.epochs} epoch{"s" * (cfg.epochs != 1)}, small data)' if cfg.quick
@@ -196,6 +204,7 @@ def _banner(cfg:LessonConfig) -> str:
     width = max(map(len, lines))
     return '\n'.join(['─' * width, *lines, '─' * width])
 
+# %% ../nbs/02_core.ipynb #3648e546
 # The oldest GPUs current PyTorch builds run on (sm_70); Kaggle's P100 (sm_60) is below it.
 MIN_CUDA_CAPABILITY = (7, 0)
 
@@ -209,9 +218,11 @@ def _platform_tips(cfg:LessonConfig) -> list[str]:
                     'On Kaggle choose Settings > Accelerator > GPU T4 x2; elsewhere a T4 or newer.')
     return tips
 
+# %% ../nbs/02_core.ipynb #ec980956
 def _version_tuple(version:str) -> tuple[int, ...]:
     return tuple(int(part) for part in re.findall(r'\d+', version)[:3])
 
+# %% ../nbs/02_core.ipynb #85664caf
 def check_library_combination(versions:dict[str, str]|None=None):
     "Raise a `CourseError` for installed versions known not to train together (fastai < 2.8.8 with fastcore 2)."
     versions = versions or library_versions(('fastai', 'fastcore'))
@@ -222,6 +233,7 @@ def check_library_combination(versions:dict[str, str]|None=None):
                           "\"'list' object has no attribute 'starmap'\"). Run  pip install -U \"fastai>=2.8.8\"  "
                           "and restart the kernel (on Colab and Kaggle: Run > Restart).")
 
+# %% ../nbs/02_core.ipynb #c8db8e7b
 def setup_lesson(quick:bool|None=None,    # small and fast; None = quick exactly when there is no GPU
                  offline:bool|None=None,  # never use the internet; None = find out with `online()`
                  data_path=None,          # a local copy of the lesson's dataset to use instead of downloading
@@ -252,6 +264,7 @@ def setup_lesson(quick:bool|None=None,    # small and fast; None = quick exactly
     if show: print(_banner(cfg))
     return cfg
 
+# %% ../nbs/02_core.ipynb #9db8ce1f
 # Warnings that libraries print on import and that a learner can do nothing about: they would show as red
 # text at the top of every lesson. (fastai's import uses torch.jit.script, which recent PyTorch deprecates.)
 LIBRARY_NOISE = [(FutureWarning, r'`torch\.jit\.script` is deprecated')]
@@ -266,7 +279,7 @@ def batch_size(n_items:int, preferred:int=64, valid_pct:float=0.2) -> int:
     n_train = int(n_items * (1 - valid_pct))
     return max(1, min(preferred, n_train // 2))
 
-# %% ../nbs/02_core.ipynb #49b4401c
+# %% ../nbs/02_core.ipynb #42d3a4f5
 METRICS_ENV = 'COURSE_METRICS_FILE'
 
 def _as_number(name, value):
@@ -275,6 +288,7 @@ def _as_number(name, value):
         raise CourseError(f"record() takes numbers, but {name} is {value!r}. Pass a plain number, e.g. float(x).")
     return value
 
+# %% ../nbs/02_core.ipynb #77a34382
 DATA_KEY, DATA_SOURCES = 'data', ('real', 'synthetic')
 WEIGHTS_KEY, WEIGHT_SOURCES = 'weights', ('pretrained', 'random')
 
@@ -289,6 +303,7 @@ def _save_to_metrics_file(entries:dict):
     tmp.write_text(json.dumps({**saved, **entries}, indent=2))
     tmp.replace(target)  # atomic: a reader never sees half a file
 
+# %% ../nbs/02_core.ipynb #fcf865a2
 def record_data_source(kind:str):
     "Note which data the lesson's results come from, 'real' or 'synthetic'; saved beside the metrics as `data`."
     if kind not in DATA_SOURCES: raise ValueError(f'data source is one of {DATA_SOURCES}, not {kind!r}')
@@ -297,11 +312,13 @@ def record_data_source(kind:str):
     if saved.get(DATA_KEY) == 'synthetic': return   # one synthetic input makes the whole run synthetic
     _save_to_metrics_file({DATA_KEY: kind})
 
+# %% ../nbs/02_core.ipynb #a274c73d
 def record_weights(kind:str):
     "Note whether the lesson's model started from 'pretrained' or 'random' weights; saved beside the metrics as `weights`."
     if kind not in WEIGHT_SOURCES: raise ValueError(f'weights are one of {WEIGHT_SOURCES}, not {kind!r}')
     _save_to_metrics_file({WEIGHTS_KEY: kind})
 
+# %% ../nbs/02_core.ipynb #96e092f0
 def record(**metrics):
     "Record a lesson's headline results: printed here, and saved for `course run` when it runs the lesson."
     for key, meaning in ((DATA_KEY, 'the data source'), (WEIGHTS_KEY, 'the starting weights')):

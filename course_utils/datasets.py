@@ -36,17 +36,21 @@ IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.webp', '.gif', '.bmp')
 
 def _offline(offline:bool|None) -> bool: return (not online()) if offline is None else bool(offline)
 
+# %% ../nbs/07_datasets.ipynb #91e9eaa9
 def _real(path):
     "`path`, after noting 'real' as the lesson's data source."
     record_data_source('real')
     return path
 
+# %% ../nbs/07_datasets.ipynb #82a9cd2c
 def _synthetic_dir(name:str, quick:bool) -> Path:
     return settings().data_dir/'synthetic'/f"{name}-{'quick' if quick else 'full'}"
 
+# %% ../nbs/07_datasets.ipynb #02ca80bc
 def _images_in(folder:Path) -> list[Path]:
     return [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES] if folder.is_dir() else []
 
+# %% ../nbs/07_datasets.ipynb #b2d36e62
 def _short_error(error:BaseException) -> str:
     "An error as one short line, e.g. 'ConnectionError: connection refused'."
     lines = str(error).strip().splitlines()
@@ -88,6 +92,7 @@ def _show(obj):
     except ImportError: return print(repr(obj))
     display(obj)
 
+# %% ../nbs/07_datasets.ipynb #dc58dafb
 _GET_REAL_DATA = 'connect to the internet and run the cell again, or pass data_path=... to your own copy.'
 
 def synthetic_banner(name:str,              # the stand-in, e.g. 'bird/forest'
@@ -111,6 +116,7 @@ def binary_labels(values, name:str='label') -> pd.Series:
     if unknown: raise CourseError(f"{name} should be -1/1 or 0/1, but has values like {unknown[:3]}.")
     return text.isin(_TRUE_WORDS).astype(int).set_axis(pd.Series(values).index)
 
+# %% ../nbs/07_datasets.ipynb #f8da1cb3
 def salary_labels(values) -> pd.Series:
     "Canonical '>=50k' / '<50k' from any spelling ('>50K', ' <=50K.', '>=50k'...); unknown values become NA."
     text = pd.Series(values).astype(str).str.strip().str.lower().str.rstrip('.')
@@ -166,6 +172,7 @@ def check_class_folders(path:Path, min_classes:int=2) -> Path:
                           f"found {len(classes)} with images{': ' + ', '.join(classes) if classes else ''}.")
     return path
 
+# %% ../nbs/07_datasets.ipynb #a3d53fc7
 def _search_and_download(dest:Path, categories:dict, per_class:int, max_size:int) -> Path:
     for label, urls in search_image_urls(categories, per_class).items():
         download_images(urls, dest/label, max_size=max_size)
@@ -264,9 +271,11 @@ def celeba_shard_url(path:str, hub:str|None=None) -> str:
     "Where the Hub serves the file `path` (e.g. 'data/train-00000-of-00132.parquet') of the CelebA dataset."
     return f"{hub or CELEBA_HF_URL}/datasets/{CELEBA_HF_REPO}/resolve/main/{path}"
 
+# %% ../nbs/07_datasets.ipynb #43da08c5
 def _shard(path:str, size:int, hub:str|None=None) -> dict:
     return {'name': Path(path).name, 'path': path, 'url': celeba_shard_url(path, hub), 'size': int(size or 0)}
 
+# %% ../nbs/07_datasets.ipynb #1626050c
 def _mirrored_shards() -> list[dict]:
     "The CelebA shards the course mirror carries (none without a mirror)."
     mirror = active_mirror()
@@ -275,6 +284,7 @@ def _mirrored_shards() -> list[dict]:
     return [_shard(source[len(prefix):], mirror.files[mirror.find(source)]['size'])
             for source in sorted(mirror.sources()) if source.startswith(prefix) and source.endswith('.parquet')]
 
+# %% ../nbs/07_datasets.ipynb #c5dec611
 def celeba_shard_list(hub:str|None=None, # the Hub's address (default: `CELEBA_HF_URL`)
                      ) -> list[dict]:
     "The CelebA Parquet shards, in order, each as {'name', 'path', 'url', 'size'}: the course mirror's, else the Hub's."
@@ -297,6 +307,7 @@ def _image_name(image_id, image, stem:str, row:int) -> str:
         if _SAFE_NAME.match(name): return name if name.lower().endswith(IMAGE_SUFFIXES) else name + '.jpg'
     return f'{stem}-{row:05d}.jpg'
 
+# %% ../nbs/07_datasets.ipynb #f93a43a8
 def read_celeba_parquet(path:Path) -> pd.DataFrame:
     "A Hub CelebA shard as a table: `image_id`, `image` (the JPEG bytes) and the attribute columns as stored (-1/1)."
     import pyarrow.parquet as pq
@@ -320,12 +331,15 @@ def _write_atomically(target:Path, data:bytes):
     part.write_bytes(data)
     part.replace(target)
 
+# %% ../nbs/07_datasets.ipynb #bf8b9f11
 def _shards_folder(root:Path) -> Path: return Path(root)/'.shards'
 
+# %% ../nbs/07_datasets.ipynb #0fa7d408
 def _converted_shards(root:Path) -> dict[str, int]:
     "{shard name: faces} for the shards already converted (each has its own attribute table in .shards/)."
     return {p.stem: len(p.read_text().splitlines()) - 1 for p in sorted(_shards_folder(root).glob('*.csv'))}
 
+# %% ../nbs/07_datasets.ipynb #551ade9f
 def _convert_shard(parquet:Path, root:Path) -> int:
     "Write a downloaded shard's faces to img_align_celeba/ and its attributes to .shards/<name>.csv; the number of faces."
     faces = read_celeba_parquet(parquet)
@@ -336,6 +350,7 @@ def _convert_shard(parquet:Path, root:Path) -> int:
     _write_atomically(_shards_folder(root)/f'{parquet.stem}.csv', faces.drop(columns='image').to_csv(index=False).encode())
     return len(faces)
 
+# %% ../nbs/07_datasets.ipynb #364388c5
 def _write_attribute_table(root:Path):
     "list_attr_celeba.csv with the rows of every converted shard, in shard order."
     tables = [pd.read_csv(p) for p in sorted(_shards_folder(root).glob('*.csv'))]
@@ -348,6 +363,7 @@ def _download(url:str, target:Path) -> Path:
     if mirror is not None and mirror.find(url): return mirror.fetch(url, target)
     return fetch_url(url, target)
 
+# %% ../nbs/07_datasets.ipynb #a239ef04
 def _fetch_and_convert(shard:dict, root:Path) -> int:
     "Download one shard and convert it; 0 (and a note) for a shard that is damaged at the source."
     parquet = _download(shard['url'], _shards_folder(root)/shard['name'])
@@ -358,6 +374,7 @@ def _fetch_and_convert(shard:dict, root:Path) -> int:
         return 0
     finally: parquet.unlink(missing_ok=True)
 
+# %% ../nbs/07_datasets.ipynb #6790b3c8
 def _megabytes(n_bytes:int) -> str:
     "About how many MB, to two significant figures: '150', '11', '0.3'."
     mb = n_bytes / 1e6
@@ -403,6 +420,7 @@ def _local_celeba(data_path) -> tuple[Path, Path] | None:
                                     "and the image files it names, e.g. img_align_celeba/000001.jpg.")
     return found
 
+# %% ../nbs/07_datasets.ipynb #cde21eef
 def celeba_smiling(n:int=20000,            # how many faces to use
                    data_path=None,         # your CelebA copy: a folder with the images and list_attr_celeba.csv/.txt
                    offline:bool|None=None, # True: synthetic faces; None: detect
@@ -434,6 +452,7 @@ def _require(path:Path, needed:list, name:str, layout:str) -> Path:
     if missing: raise CourseError(f"data_path {path} is not a {name} copy: missing {', '.join(missing)}. Expected layout: {layout}.")
     return path
 
+# %% ../nbs/07_datasets.ipynb #d862b28b
 def _untar(name:str) -> Path:
     "Download (once) and unpack fastai's dataset `URLs.<name>`: from the course mirror when it carries it, else with fastai."
     from fastai.data.external import URLs, untar_data
@@ -441,6 +460,7 @@ def _untar(name:str) -> Path:
     if mirror is not None and mirror.find(url): return unpack_from_mirror(mirror, url)
     return untar_data(url)
 
+# %% ../nbs/07_datasets.ipynb #826b6658
 def _fastai_sample(name:str, title:str, data_path, offline, needed, layout, make_synthetic) -> Path:
     if data_path is not None: return _real(_require(data_path, needed, title, layout))
     why, reason = 'Offline', None
@@ -460,6 +480,7 @@ def camvid_tiny(data_path=None, offline:bool|None=None, quick:bool=False, seed:i
                                       size=(96, 128) if quick else (192, 256), seed=seed)
     return _fastai_sample('CAMVID_TINY', 'CamVid-tiny', data_path, offline, ['images', 'labels', 'codes.txt'], CAMVID_LAYOUT, make)
 
+# %% ../nbs/07_datasets.ipynb #00017b6c
 def adult_sample(data_path=None, offline:bool|None=None, quick:bool=False, seed:int=42) -> Path:
     "A folder with adult.csv (the census table): yours, downloaded, or synthetic. Read it with `read_adult`."
     if data_path is not None and Path(data_path).expanduser().is_file(): data_path = Path(data_path).expanduser().parent
@@ -538,21 +559,25 @@ def _weights_for(arch):
     from torchvision.models import get_model_weights
     return get_model_weights(arch).DEFAULT
 
+# %% ../nbs/07_datasets.ipynb #5272ce60
 def weights_file(weights) -> Path:
     "Where PyTorch's download cache keeps the weights file: torchvision's own file name, under torch.hub's checkpoints."
     import torch
     return Path(torch.hub.get_dir())/'checkpoints'/Path(weights.url).name
 
+# %% ../nbs/07_datasets.ipynb #fc1e53f7
 def weights_cached(weights) -> bool:
     "True when the weights file is already in PyTorch's download cache."
     return weights_file(weights).is_file()
 
+# %% ../nbs/07_datasets.ipynb #b7839174
 def _fetch_weights(weights):
     "Put the weights file in PyTorch's cache: from the course mirror (checked against the pack's SHA-256), else from torchvision."
     mirror = active_mirror()
     if mirror is not None and mirror.find(weights.url): mirror.fetch(weights.url, weights_file(weights))
     else: weights.get_state_dict(progress=True, check_hash=True)   # torchvision checks the hash in the file name
 
+# %% ../nbs/07_datasets.ipynb #60f45e50
 def pretrained_weights(arch, offline:bool|None=None) -> bool:
     "True if pretrained weights for `arch` are cached or can be downloaded now; False (and a one-line warning) otherwise."
     weights = _weights_for(arch)

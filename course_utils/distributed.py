@@ -45,6 +45,7 @@ def launch(script, n_processes:int, args=(), threads_per_process:int|None=None, 
         _run_processes(script, n_processes, args, threads_per_process, echo, env={**os.environ, METRICS_ENV: str(records)})
         _record_for_the_lesson(records)
 
+# %% ../nbs/18_distributed.ipynb #17a88e83
 def _run_processes(script, n_processes:int, args, threads_per_process:int|None, echo, env:dict):
     "Run torchrun with `env` plus our thread and output settings; a `CourseError` with the processes' last lines if they fail."
     env['OMP_NUM_THREADS'] = str(threads_per_process or max(1, (os.cpu_count() or 1) // n_processes))
@@ -64,12 +65,14 @@ def _run_processes(script, n_processes:int, args, threads_per_process:int|None, 
                           f'{process.returncode}). The last lines they printed, where the error is:\n{"".join(last_lines)}'
                           'Fix what they say (a wrong path or argument, or out of GPU memory: then lower --bs) and launch again.')
 
+# %% ../nbs/18_distributed.ipynb #fc4d69c6
 def _record_for_the_lesson(records:Path):
     "Record the data source and starting weights that process 0 noted, as if the lesson had noted them itself."
     noted = json.loads(records.read_text()) if records.is_file() else {}
     if DATA_KEY in noted: record_data_source(noted[DATA_KEY])
     if WEIGHTS_KEY in noted: record_weights(noted[WEIGHTS_KEY])
 
+# %% ../nbs/18_distributed.ipynb #57936133
 def read_results(folder) -> tuple[dict, list[dict]]:
     "What a run wrote to `folder`: process 0's summary (result.json) and each process's own record (rank<N>.json)."
     folder = Path(folder)

@@ -28,27 +28,30 @@ from .runner import find_lessons_dir, list_notebooks, run_notebook
 # %% auto #0
 __all__ = ['SITE_NAME', 'api_modules', 'parameter_lines', 'api_markdown', 'executed_lessons', 'build_site', 'serve_site']
 
-# %% ../nbs/15_docs.ipynb #6ff0d1bf
+# %% ../nbs/15_docs.ipynb #6e3e0542
 def api_modules() -> list[str]:
     "The modules nbdev exported, read from `course_utils._modidx`, in floor order (the numbers of their notebooks)."
     from course_utils._modidx import d
     names = [module.split('.', 1)[1] for module in d['syms']]
     return sorted(names, key=_floor)
 
+# %% ../nbs/15_docs.ipynb #706a030f
 def _floor(module_name:str) -> int:
     "The number of the notebook `course_utils.<module_name>` is exported from, read from nbdev's source markers."
     source = Path(importlib.util.find_spec(f'course_utils.{module_name}').origin).read_text(encoding='utf-8')
     found = re.search(r'^# %% \.\./nbs/(\d+)_', source, re.MULTILINE)
     return int(found[1]) if found else 99
 
-# %% ../nbs/15_docs.ipynb #c6b6fe61
+# %% ../nbs/15_docs.ipynb #ef7ec5ad
 def _signature(obj) -> str:
     try: return str(inspect.signature(obj))
     except (TypeError, ValueError): return ''
 
+# %% ../nbs/15_docs.ipynb #03c3a424
 def _type_name(annotation) -> str:
     return annotation if isinstance(annotation, str) else getattr(annotation, '__name__', str(annotation))
 
+# %% ../nbs/15_docs.ipynb #5f57ac07
 def parameter_lines(obj) -> list[str]:
     "One Markdown line per parameter of `obj`: name, type, default and the comment written beside it (its docment)."
     try: params = docments(obj, full=True)
@@ -61,6 +64,7 @@ def parameter_lines(obj) -> list[str]:
         lines.append(f"- `{name}`{kind}{default}" + (f" — {info['docment']}" if info['docment'] else ''))
     return lines
 
+# %% ../nbs/15_docs.ipynb #f06c6b3d
 def api_markdown(module_name:str) -> str:
     "A Markdown page for `course_utils.<module_name>`: each public function and class with its signature, docstring and parameters."
     module = importlib.import_module(f'course_utils.{module_name}')
@@ -77,13 +81,14 @@ def api_markdown(module_name:str) -> str:
                     parts += [f'<a id="{name.lower()}.{method_name.lower()}"></a>'] + _entry('###', f'{name}.{method_name}', method)
     return '\n\n'.join(p for p in parts if p) + '\n'
 
+# %% ../nbs/15_docs.ipynb #4600c58d
 def _entry(level:str, title:str, obj, kind:str='') -> list[str]:
     "The Markdown for one function, class or method: heading, signature, docstring, parameters."
     params = parameter_lines(obj)
     return [f'{level} `{title}`', f'```python\n{kind}{title.split(".")[-1]}{_signature(obj)}\n```', inspect.getdoc(obj) or '',
             '\n'.join(['**Parameters**', ''] + params) if params else '']
 
-# %% ../nbs/15_docs.ipynb #35ef3893
+# %% ../nbs/15_docs.ipynb #0ed5e3fc
 def executed_lessons(runs_dir:Path|None=None, run_missing:bool=True, say=print) -> dict[str, Path]:
     "Executed copy of every lesson (stem -> path); lessons never run, or changed since, are run in quick mode first."
     runs_dir = Path(runs_dir or settings().runs_dir)
@@ -97,7 +102,7 @@ def executed_lessons(runs_dir:Path|None=None, run_missing:bool=True, say=print) 
         found[nb.path.stem] = executed if executed.is_file() else nb.path   # unexecuted: the lesson without outputs
     return found
 
-# %% ../nbs/15_docs.ipynb #82a3b292
+# %% ../nbs/15_docs.ipynb #87feab90
 SITE_NAME = 'Deep learning, top down'
 
 def _mkdocs_config(nav:list, site_dir:Path) -> str:
@@ -109,6 +114,7 @@ def _mkdocs_config(nav:list, site_dir:Path) -> str:
         'plugins': ['search', {'mkdocs-jupyter': {'include_source': True, 'execute': False, 'ignore_h1_titles': False}}],
         'nav': nav}, indent=1)
 
+# %% ../nbs/15_docs.ipynb #742df794
 def _stage(stage:Path, lessons:dict[str, Path]) -> list:
     "Copy or write every page into `stage/pages`; the navigation."
     pages = stage/'pages'
@@ -129,6 +135,7 @@ def _stage(stage:Path, lessons:dict[str, Path]) -> list:
         nav[3]['API reference'].append({name: f'{name}.md'})
     return nav
 
+# %% ../nbs/15_docs.ipynb #dd674da9
 def build_site(out:Path|None=None, runs_dir:Path|None=None, run_missing:bool=True, say=print) -> Path:
     "Build the course website into `out` (default: `site` in the runs folder); the path of its index.html."
     try: importlib.import_module('mkdocs_jupyter')
@@ -151,7 +158,7 @@ def build_site(out:Path|None=None, runs_dir:Path|None=None, run_missing:bool=Tru
     say(f'Site built: {out/"index.html"}')
     return out/'index.html'
 
-# %% ../nbs/15_docs.ipynb #00f03794
+# %% ../nbs/15_docs.ipynb #1702af1a
 def serve_site(folder:Path, port:int=8000):
     "Serve `folder` at http://127.0.0.1:`port` until interrupted."
     import functools, http.server

@@ -28,10 +28,11 @@ from .core import CourseError, settings
 __all__ = ['MAX_REDIRECTS', 'CHUNK', 'USER_AGENT', 'MAX_PIXELS', 'EXIF_ORIENTATION', 'Rejected', 'DownloadResult', 'fetch_bytes',
            'decode_image', 'content_name', 'save_atomically', 'download_images', 'read_url_list']
 
-# %% ../nbs/04_download.ipynb #4de02d2f
+# %% ../nbs/04_download.ipynb #f8a8839d
 class Rejected(Exception):
     "This URL gives no usable image; the message is a short reason such as 'not an image'."
 
+# %% ../nbs/04_download.ipynb #3bb29744
 class DownloadResult(list):
     "The saved image paths (a list), plus `rejected`: a Counter of reasons, and `failures`: {url: reason}."
     def __init__(self, saved=(), failures=None):
@@ -49,7 +50,7 @@ class DownloadResult(list):
         if self.rejected: print(f'rejected: {self.reasons}')
         print(self.summary)
 
-# %% ../nbs/04_download.ipynb #8585103e
+# %% ../nbs/04_download.ipynb #b2540746
 MAX_REDIRECTS = 5
 CHUNK = 64 * 1024
 USER_AGENT = 'Mozilla/5.0 (X11; Linux x86_64) course_utils image downloader'
@@ -63,6 +64,7 @@ def _session():
         _local.session.headers['User-Agent'] = USER_AGENT
     return _local.session
 
+# %% ../nbs/04_download.ipynb #d481ef7d
 def _data_url_bytes(url:str, max_bytes:int) -> bytes:
     header, _, payload = url.partition(',')
     if not header.lower().startswith('data:image/'): raise Rejected('not an image')
@@ -70,7 +72,7 @@ def _data_url_bytes(url:str, max_bytes:int) -> bytes:
     try: return base64.b64decode(payload, validate=True) if header.lower().endswith(';base64') else unquote_to_bytes(payload)
     except ValueError: raise Rejected('broken data URL') from None
 
-# %% ../nbs/04_download.ipynb #5bf2232f
+# %% ../nbs/04_download.ipynb #e388e50d
 def _read_limited(response, max_bytes:int, give_up_at:float) -> bytes:
     "Read the body, stopping past `max_bytes` or `give_up_at` (read1 returns whatever has arrived, so a drip can't stall us)."
     declared = response.headers.get('Content-Length', '')
@@ -82,6 +84,7 @@ def _read_limited(response, max_bytes:int, give_up_at:float) -> bytes:
         if time.monotonic() > give_up_at: raise Rejected('too slow')
     return bytes(data)
 
+# %% ../nbs/04_download.ipynb #5e34a677
 def _pack_file_bytes(url:str, max_bytes:int) -> bytes:
     "A photo from a course pack in a folder (see `mirror`); any other file:// URL is refused, whatever a search returned."
     from course_utils.mirror import active_mirror
@@ -91,6 +94,7 @@ def _pack_file_bytes(url:str, max_bytes:int) -> bytes:
     if path.stat().st_size > max_bytes: raise Rejected('too large')
     return path.read_bytes()
 
+# %% ../nbs/04_download.ipynb #5f9b4ebb
 def fetch_bytes(url:str, timeout:float, max_bytes:int, give_up_at:float|None=None) -> bytes:
     "The body of `url`, or `Rejected` with a reason; bounded in time, size and redirects."
     scheme = urlsplit(url).scheme.lower()
@@ -108,7 +112,7 @@ def fetch_bytes(url:str, timeout:float, max_bytes:int, give_up_at:float|None=Non
     except (requests.Timeout, urllib3.exceptions.TimeoutError): raise Rejected('timed out') from None
     except (requests.RequestException, urllib3.exceptions.HTTPError, OSError): raise Rejected('connection failed') from None
 
-# %% ../nbs/04_download.ipynb #51909455
+# %% ../nbs/04_download.ipynb #ca2e80a3
 MAX_PIXELS = 60_000_000  # about 8000 x 7500: larger than any camera photo, far below a bomb
 EXIF_ORIENTATION = 0x0112
 
@@ -121,6 +125,7 @@ def _to_rgb(img:Image.Image) -> Image.Image:
         return background
     return img.convert('RGB')
 
+# %% ../nbs/04_download.ipynb #fda325df
 def decode_image(data:bytes, max_size:int) -> Image.Image:
     "A verified RGB image from `data`, shrunk so its longest side is at most `max_size`; `Rejected` otherwise."
     if not data: raise Rejected('empty file')
@@ -138,11 +143,12 @@ def decode_image(data:bytes, max_size:int) -> Image.Image:
     img.thumbnail((max_size, max_size), Image.BICUBIC)   # after draft() the shrink is small: bicubic is plenty
     return img
 
-# %% ../nbs/04_download.ipynb #e02ed0eb
+# %% ../nbs/04_download.ipynb #87ef2c26
 def content_name(data:bytes) -> str:
     "A file name derived from the image bytes alone: 20 hex digits of their SHA-256, plus '.jpg'."
     return hashlib.sha256(data).hexdigest()[:20] + '.jpg'
 
+# %% ../nbs/04_download.ipynb #a752e15b
 def save_atomically(img:Image.Image, target:Path, quality:int=90):
     "Write `img` as a JPEG to `target` via a temporary file and a rename, so `target` is never partial."
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix='.part-', suffix='.jpg')
@@ -153,7 +159,7 @@ def save_atomically(img:Image.Image, target:Path, quality:int=90):
         Path(tmp).unlink(missing_ok=True)
         raise
 
-# %% ../nbs/04_download.ipynb #1c307ae6
+# %% ../nbs/04_download.ipynb #0be86520
 class _Job:
     "Shared state of one `download_images` call."
     def __init__(self, dest, max_size, timeout, max_bytes, deadline):
@@ -167,10 +173,12 @@ class _Job:
             self.seen.add(name)
             return True
 
+# %% ../nbs/04_download.ipynb #a3ae4bdc
 def _fetch_one(url:str, job:_Job) -> bytes:
     if time.monotonic() > job.deadline: raise Rejected('deadline reached')
     return fetch_bytes(url, job.timeout, job.max_bytes, give_up_at=job.deadline)
 
+# %% ../nbs/04_download.ipynb #c137d6fb
 def _save_one(data:bytes, job:_Job) -> Path:
     img = decode_image(data, job.max_size)
     target = job.dest/content_name(data)
@@ -179,6 +187,7 @@ def _save_one(data:bytes, job:_Job) -> Path:
     if job.claim(target.name) and not target.exists(): save_atomically(img, target)
     return target
 
+# %% ../nbs/04_download.ipynb #9425e87f
 def _pipeline(urls:list[str], job:_Job, workers:int, decoders:int):
     "Yield (url, saved path or the exception) as each URL finishes: `workers` threads fetch, `decoders` decode."
     finished, room = queue.Queue(), threading.BoundedSemaphore(workers)  # room: fetched images awaiting decoding
@@ -199,13 +208,14 @@ def _pipeline(urls:list[str], job:_Job, workers:int, decoders:int):
         for url in urls: fetch_pool.submit(fetch, url)
         for _ in urls: yield finished.get()
 
-# %% ../nbs/04_download.ipynb #a8d12524
+# %% ../nbs/04_download.ipynb #2d5c9f78
 def _progress(iterable, total:int, show:bool):
     if not show: return iterable
     try: from fastprogress.fastprogress import progress_bar
     except ImportError: return iterable
     return progress_bar(iterable, total=total)
 
+# %% ../nbs/04_download.ipynb #698bc454
 def _first_url_per_picture(urls:list[str], saved:dict, failures:dict) -> list[Path]:
     "Saved paths in URL order; a picture met again under a later URL is that URL's failure: 'duplicate'."
     paths, seen = [], set()
@@ -217,6 +227,7 @@ def _first_url_per_picture(urls:list[str], saved:dict, failures:dict) -> list[Pa
         else: failures[url] = 'could not be saved'
     return paths
 
+# %% ../nbs/04_download.ipynb #90860a76
 def download_images(urls,                      # image URLs (http, https or data:image)
                     dest,                      # folder to save into; created if needed
                     max_size:int=400,          # longest side of a saved image, in pixels

@@ -22,7 +22,7 @@ from .config import CourseError, settings
 __all__ = ['PACK_MANIFEST', 'PACK_PLACES', 'is_url', 'find_pack', 'mirror_location', 'MirrorError', 'sha256_of', 'fetch_url',
            'Mirror', 'load_manifest', 'active_mirror', 'unpack_from_mirror']
 
-# %% ../nbs/01_mirror.ipynb #15a3959c
+# %% ../nbs/01_mirror.ipynb #0d3c5f69
 PACK_MANIFEST = 'course-pack.json'
 PACK_PLACES = (Path('/kaggle/input'), Path('/storage'))   # where Kaggle mounts datasets; Paperspace's persistent disk
 
@@ -30,6 +30,7 @@ def is_url(location:str) -> bool:
     "True for an http(s) URL, False for a folder."
     return urlsplit(str(location)).scheme.lower() in ('http', 'https')
 
+# %% ../nbs/01_mirror.ipynb #36e0ee48
 def find_pack(places=None, depth:int=3) -> Path|None:
     "The first folder under `places` (default `PACK_PLACES`), at most `depth` levels down, that holds a course pack."
     for place in map(Path, places or PACK_PLACES):
@@ -39,6 +40,7 @@ def find_pack(places=None, depth:int=3) -> Path|None:
             if found: return found[0].parent
     return None
 
+# %% ../nbs/01_mirror.ipynb #599f85e0
 _found_packs: dict = {}   # PACK_PLACES -> (time searched, folder or None): every download asks, /storage can be big
 
 def mirror_location(environ=None, max_age:float=300.0) -> str|None:
@@ -50,10 +52,11 @@ def mirror_location(environ=None, max_age:float=300.0) -> str|None:
     found = _found_packs[key][1]
     return str(found) if found else None
 
-# %% ../nbs/01_mirror.ipynb #9d34ccc4
+# %% ../nbs/01_mirror.ipynb #2bc9cce7
 class MirrorError(CourseError):
     "A file from the course mirror is missing or damaged; the message says what to do."
 
+# %% ../nbs/01_mirror.ipynb #b2562206
 def sha256_of(path:Path) -> str:
     "The SHA-256 of the file at `path`, as hex."
     digest = hashlib.sha256()
@@ -61,6 +64,7 @@ def sha256_of(path:Path) -> str:
         while chunk := f.read(2**20): digest.update(chunk)
     return digest.hexdigest()
 
+# %% ../nbs/01_mirror.ipynb #9b00a51a
 def fetch_url(url:str, target:Path, timeout:float|None=None) -> Path:
     "Download `url` to `target` under a temporary name first, so an interrupted download never leaves half a file."
     import requests
@@ -105,11 +109,12 @@ class Mirror:
         path, root = Path(unquote(urlsplit(url).path)).resolve(), Path(self.location).resolve()
         return path if path.is_relative_to(root) and path.is_file() else None
 
-# %% ../nbs/01_mirror.ipynb #80d01b1d
+# %% ../nbs/01_mirror.ipynb #137ecd0b
 def _fix_hint(mirror:Mirror) -> str:
     return (f'Tell whoever runs the course mirror ({mirror.location}) to run `course pack check` on it (a rebuild '
             're-fetches damaged files), or unset COURSE_MIRROR to download from the internet instead.')
 
+# %% ../nbs/01_mirror.ipynb #1d7fff87
 def _check_file(part:Path, name:str, entry:dict, mirror:Mirror):
     "Raise a `MirrorError` (and delete `part`) unless it has the manifest's size and SHA-256."
     size, digest = part.stat().st_size, sha256_of(part)
@@ -119,6 +124,7 @@ def _check_file(part:Path, name:str, entry:dict, mirror:Mirror):
                       f"the pack's manifest says {entry['size']:,} bytes with SHA-256 {entry['sha256'][:12]}.... "
                       + _fix_hint(mirror))
 
+# %% ../nbs/01_mirror.ipynb #b25c799b
 def _mirror_fetch(self:Mirror, source:str, target:Path) -> Path:
     "Copy or download the pack's file for `source` to `target`, checked against the manifest; `MirrorError` if damaged."
     name = self.find(source)
@@ -134,6 +140,7 @@ def _mirror_fetch(self:Mirror, source:str, target:Path) -> Path:
     _check_file(part, name, self.files[name], self)
     return part.replace(target)
 
+# %% ../nbs/01_mirror.ipynb #c0dffea2
 def _mirror_search(self:Mirror, term:str) -> list[str]|None:
     "URLs of the pack's photos for the image search `term`, or None when the pack has no index for it."
     names = self.manifest.get('search', {}).get(term)
@@ -141,7 +148,7 @@ def _mirror_search(self:Mirror, term:str) -> list[str]|None:
 
 Mirror.fetch, Mirror.search = _mirror_fetch, _mirror_search
 
-# %% ../nbs/01_mirror.ipynb #e6f9e337
+# %% ../nbs/01_mirror.ipynb #07b14e77
 def load_manifest(location:str, timeout:float|None=None) -> dict:
     "The parsed manifest of the course pack at `location` (a folder or URL); a `MirrorError` says why it can't be read."
     where = (location.rstrip('/') + '/' + PACK_MANIFEST) if is_url(location) else str(Path(location)/PACK_MANIFEST)
@@ -158,6 +165,7 @@ def load_manifest(location:str, timeout:float|None=None) -> dict:
         raise MirrorError(f'{where} is not a course pack manifest (it has no "files" table).')
     return manifest
 
+# %% ../nbs/01_mirror.ipynb #6f81f0a9
 _mirrors: dict = {}   # location -> (time read, Mirror or None)
 
 def active_mirror(max_age:float=300.0, environ=None) -> Mirror|None:
@@ -173,7 +181,7 @@ def active_mirror(max_age:float=300.0, environ=None) -> Mirror|None:
     _mirrors[location] = (now, mirror)
     return mirror
 
-# %% ../nbs/01_mirror.ipynb #59de5884
+# %% ../nbs/01_mirror.ipynb #f61533ce
 def _safe_unpack(archive:Path, dest:Path):
     "Unpack a zip or tar `archive` into `dest`; nothing in it can land outside `dest`."
     import tarfile, zipfile
@@ -187,6 +195,7 @@ def _safe_unpack(archive:Path, dest:Path):
         if unsafe: raise MirrorError(f'{Path(archive).name} holds links or paths outside its folder ({unsafe[0]}); not unpacked.')
         tar.extractall(dest)
 
+# %% ../nbs/01_mirror.ipynb #b0ca7e5e
 def unpack_from_mirror(mirror:Mirror, source:str, dest:Path|None=None) -> Path:
     "The unpacked folder of the archive downloaded from `source`, fetched from `mirror` and unpacked (once) under `dest`."
     archive_name = Path(urlsplit(source).path).name

@@ -31,7 +31,7 @@ __all__ = ['LICENCES', 'FASTAI_SAMPLES', 'LESSON_ARCHS', 'FRESH_BIRD_SEARCH', 'L
            'photos_per_search', 'via_upstream', 'read_manifest', 'write_manifest', 'official_weights', 'licence_lines',
            'build_pack', 'check_pack', 'PackServer']
 
-# %% ../nbs/16_pack.ipynb #77163086
+# %% ../nbs/16_pack.ipynb #ca0ccff3
 @dataclass(frozen=True)
 class Licence:
     "The terms a dataset comes with, in one line, and whether a pack holding it may be shared."
@@ -57,7 +57,7 @@ LICENCES = {
                       "each photo belongs to its owner: use them for teaching in your class, never publish them", 'inside'),
 }
 
-# %% ../nbs/16_pack.ipynb #698ccbac
+# %% ../nbs/16_pack.ipynb #282c2b99
 FASTAI_SAMPLES = {'CAMVID_TINY': 'camvid', 'ADULT_SAMPLE': 'adult', 'ML_100k': 'movielens'}
 LESSON_ARCHS = ('resnet18', 'resnet34', 'efficientnet_b0')   # 01; 02 and 03 (resnet18 in quick mode); 07
 FRESH_BIRD_SEARCH = 'bird perched on a branch'                # lesson 01's "a bird it has never seen"
@@ -73,24 +73,27 @@ def pack_contents(archs=LESSON_ARCHS) -> list[tuple[str, str, str]]:
         files.append((url, 'weights/' + Path(urlsplit(url).path).name, 'weights'))
     return files
 
+# %% ../nbs/16_pack.ipynb #780190e8
 def photos_per_search(images_per_class:int=200) -> dict[str, int]:
     "How many photos each lesson search needs: a category's images split across its phrasings, 10 fresh birds."
     wanted = {term: share for terms in BIRD_FOREST.values() for term, share in zip(terms, split_evenly(images_per_class, len(terms)))}
     return {**wanted, FRESH_BIRD_SEARCH: 10}
 
-# %% ../nbs/16_pack.ipynb #798d14fe
+# %% ../nbs/16_pack.ipynb #5dbe337b
 def via_upstream(url:str, upstream:str|None) -> str:
     "Where to fetch `url` from: itself, or `<upstream>/<host>/<path>` when an upstream stands in for the internet."
     if not upstream: return url
     parts = urlsplit(url)
     return f"{upstream.rstrip('/')}/{parts.netloc}{parts.path}"
 
+# %% ../nbs/16_pack.ipynb #32798823
 def read_manifest(folder:Path) -> dict:
     "The manifest of the pack in `folder`, or an empty one when there is none yet."
     path = Path(folder)/PACK_MANIFEST
     manifest = json.loads(path.read_text(encoding='utf-8')) if path.is_file() else {}
     return {'format': 1, 'files': {}, 'search': {}, 'licences': {}, **manifest}
 
+# %% ../nbs/16_pack.ipynb #27ae098c
 def write_manifest(folder:Path, manifest:dict):
     "Save the manifest atomically, with the date and the licences of what the pack holds."
     used = {entry['licence'] for entry in manifest['files'].values()}
@@ -101,20 +104,23 @@ def write_manifest(folder:Path, manifest:dict):
     part.write_text(json.dumps(manifest, indent=1), encoding='utf-8')
     part.replace(Path(folder)/PACK_MANIFEST)
 
+# %% ../nbs/16_pack.ipynb #ff79d286
 def _intact(folder:Path, name:str, manifest:dict) -> bool:
     "True when the pack already holds `name` with the size and SHA-256 its manifest records."
     entry, path = manifest['files'].get(name), Path(folder)/name
     return bool(entry) and path.is_file() and path.stat().st_size == entry['size'] and sha256_of(path) == entry['sha256']
 
+# %% ../nbs/16_pack.ipynb #4619e2c6
 def _add(folder:Path, manifest:dict, name:str, source:str, licence:str, **extra):
     "Record the file `name` (already in the pack) in the manifest and save it."
     path = Path(folder)/name
     manifest['files'][name] = dict(size=path.stat().st_size, sha256=sha256_of(path), source=source, licence=licence, **extra)
     write_manifest(folder, manifest)
 
-# %% ../nbs/16_pack.ipynb #b098ecfa
+# %% ../nbs/16_pack.ipynb #bb8759ab
 def _megabytes(n:int) -> str: return f'{n / 1e6:,.1f} MB'
 
+# %% ../nbs/16_pack.ipynb #8a5245e8
 def _fetch_into(folder:Path, manifest:dict, name:str, source:str, licence:str, upstream:str|None, say, **extra) -> bool:
     "Fetch `source` into the pack as `name` unless it is already there intact; True when it was fetched now."
     if _intact(folder, name, manifest): return False
@@ -123,6 +129,7 @@ def _fetch_into(folder:Path, manifest:dict, name:str, source:str, licence:str, u
     say(f'  fetched {name} ({_megabytes(manifest["files"][name]["size"])})')
     return True
 
+# %% ../nbs/16_pack.ipynb #cf39f97a
 _TORCHVISION_HASH = re.compile(r'-([0-9a-f]{8,})\.pth$')
 
 def official_weights(path:Path) -> bool|None:
@@ -130,12 +137,13 @@ def official_weights(path:Path) -> bool|None:
     match = _TORCHVISION_HASH.search(Path(path).name)
     return None if match is None else sha256_of(path).startswith(match.group(1))
 
-# %% ../nbs/16_pack.ipynb #2204d9e6
+# %% ../nbs/16_pack.ipynb #a09402a8
 def _readable_faces(path:Path) -> int:
     "How many faces the shard at `path` holds; 0 when it can't be read."
     try: return len(read_celeba_parquet(path))
     except CourseError: return 0
 
+# %% ../nbs/16_pack.ipynb #7260ae7b
 def _pack_celeba(folder:Path, manifest:dict, faces:int, upstream:str|None, say) -> int:
     "Put CelebA shards into the pack until they hold `faces` faces; the number of faces the pack has."
     have = sum(e.get('faces', 0) for e in manifest['files'].values() if e['licence'] == 'celeba')
@@ -155,9 +163,10 @@ def _pack_celeba(folder:Path, manifest:dict, faces:int, upstream:str|None, say) 
         say(f'  fetched {name} ({_megabytes(manifest["files"][name]["size"])}, {count:,} faces; {have:,} of {faces:,})')
     return have
 
-# %% ../nbs/16_pack.ipynb #8b5f0de8
+# %% ../nbs/16_pack.ipynb #fc568832
 def _slug(term:str) -> str: return re.sub(r'[^a-z0-9]+', '-', term.lower()).strip('-')
 
+# %% ../nbs/16_pack.ipynb #dd3cf1db
 def _pack_photos(folder:Path, manifest:dict, term:str, wanted:int, search, say) -> int:
     "Search for `term` and put up to `wanted` photos into the pack (unless it has them); how many it holds."
     listed = manifest['search'].get(term, [])
@@ -176,7 +185,7 @@ def _pack_photos(folder:Path, manifest:dict, term:str, wanted:int, search, say) 
     say(f'  {len(names)} photos for {term!r}' + (f' ({result.reasons})' if result.rejected else ''))
     return len(names)
 
-# %% ../nbs/16_pack.ipynb #1ce9b86a
+# %% ../nbs/16_pack.ipynb #5475534f
 def licence_lines(manifest:dict) -> list[str]:
     "One line per kind of data in the pack with its terms, the ones that forbid sharing first."
     order = {'no': 0, 'inside': 1, 'yes': 2}
@@ -184,6 +193,7 @@ def licence_lines(manifest:dict) -> list[str]:
     marks = {'no': 'DO NOT SHARE', 'inside': 'within your class', 'yes': 'shareable'}
     return [f'  [{marks[LICENCES[k].shareable]}] {LICENCES[k].title}: {LICENCES[k].terms}.' for k in used]
 
+# %% ../nbs/16_pack.ipynb #9d024f6b
 def build_pack(folder:Path,                   # where the pack goes (created; an earlier, partial build there is resumed)
                faces:int=20_000,              # CelebA faces to include (lesson 02's full mode uses 20,000)
                archs=LESSON_ARCHS,            # architectures whose pretrained weights to include
@@ -214,7 +224,7 @@ def build_pack(folder:Path,                   # where the pack goes (created; an
     for line in licence_lines(manifest): say(line)
     return manifest
 
-# %% ../nbs/16_pack.ipynb #f8c3981b
+# %% ../nbs/16_pack.ipynb #e392febd
 def check_pack(folder:Path) -> list[str]:
     "What is wrong with the pack in `folder`, one line per problem; empty when every file matches its manifest."
     folder = Path(folder).expanduser()
@@ -227,7 +237,7 @@ def check_pack(folder:Path) -> list[str]:
         elif sha256_of(path) != entry['sha256']: problems.append(f'{name}: damaged (its SHA-256 differs from the manifest)')
     return problems
 
-# %% ../nbs/16_pack.ipynb #f72e3ae1
+# %% ../nbs/16_pack.ipynb #25784067
 class PackServer:
     "An HTTP server for the course pack in `folder`; `hits` counts the requests per path. Use as a context manager or call `serve_forever`."
     def __init__(self, folder:Path, host:str='127.0.0.1', port:int=8000):

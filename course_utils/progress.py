@@ -21,7 +21,7 @@ __all__ = ['COLAB_DRIVE', 'COLAB_HINT', 'MIGRATIONS', 'SCHEMA_VERSION', 'SCHEMA'
            'progress_path', 'learner_name', 'Attempt', 'migrate', 'with_current_lessons', 'Progress', 'CardState',
            'leitner_states', 'due_cards', 'LessonScore', 'lesson_scores', 'scores_table', 'plot_scores']
 
-# %% ../nbs/11_progress.ipynb #a57a1e01
+# %% ../nbs/11_progress.ipynb #f48a0a1b
 COLAB_DRIVE = Path('/content/drive/MyDrive')
 COLAB_HINT = ("Colab forgets files when the session ends. To keep your quiz progress, mount Google Drive first: "
               "from google.colab import drive; drive.mount('/content/drive')")
@@ -34,12 +34,13 @@ def progress_path() -> Path:
         print(COLAB_HINT)
     return Path(conf.progress_db)
 
+# %% ../nbs/11_progress.ipynb #64bb2404
 def learner_name() -> str:
     "Who is answering: $COURSE_LEARNER, else the login name (so people sharing a database keep separate scores)."
     try: return os.environ.get('COURSE_LEARNER') or getpass.getuser()
     except Exception: return 'learner'
 
-# %% ../nbs/11_progress.ipynb #ad4bc3f4
+# %% ../nbs/11_progress.ipynb #62ed95a5
 MIGRATIONS = {   # schema version -> the SQL statements that bring a database from the version before up to it
     # 1: the attempts table and its index, exactly as written before databases had a version number (those
     #    have user_version 0 and both already exist, so for them version 1 changes only the number).
@@ -58,6 +59,7 @@ MIGRATIONS = {   # schema version -> the SQL statements that bring a database fr
 SCHEMA_VERSION = max(MIGRATIONS)   # the version this code reads and writes, kept in the file's `PRAGMA user_version`
 SCHEMA = ';\n'.join(statement for version in sorted(MIGRATIONS) for statement in MIGRATIONS[version]) + ';'
 
+# %% ../nbs/11_progress.ipynb #c0cb5d64
 @dataclass(frozen=True)
 class Attempt:
     "One saved answer."
@@ -70,20 +72,23 @@ class Attempt:
     self_graded: bool
     answered_at: float
 
+# %% ../nbs/11_progress.ipynb #f1936e93
 def _attempt_from_row(row:sqlite3.Row) -> Attempt:
     correct = row['correct']
     return Attempt(row['id'], row['learner'], row['lesson'], row['question_id'], row['answer'],
                    None if correct is None else bool(correct), bool(row['self_graded']), row['answered_at'])
 
+# %% ../nbs/11_progress.ipynb #e205ffcf
 def _as_text(answer) -> str:
     "An answer as readable text: a match as 'term: description | ...', a list (an order, choices) joined by ' | '."
     if isinstance(answer, dict): return ' | '.join(f'{k}: {v}' for k, v in answer.items())
     if isinstance(answer, (list, tuple, set)): return ' | '.join(map(str, answer))
     return '' if answer is None else str(answer)
 
-# %% ../nbs/11_progress.ipynb #8cdbd8c4
+# %% ../nbs/11_progress.ipynb #50deded3
 def _user_version(db:sqlite3.Connection) -> int: return db.execute('PRAGMA user_version').fetchone()[0]
 
+# %% ../nbs/11_progress.ipynb #603bf398
 def _refuse_newer(db:sqlite3.Connection, path) -> int:
     "The database's schema version; a `CourseError` if it is newer than this code knows."
     version = _user_version(db)
@@ -94,6 +99,7 @@ def _refuse_newer(db:sqlite3.Connection, path) -> int:
                           'it again; the file was left unchanged.')
     return version
 
+# %% ../nbs/11_progress.ipynb #e012468f
 def migrate(db:sqlite3.Connection, # opened with isolation_level=None (we manage the transaction)
             path:Path|str, # its file, for messages
            ) -> int:
@@ -175,7 +181,7 @@ class Progress:
     def __enter__(self): return self
     def __exit__(self, *exc): self.close()
 
-# %% ../nbs/11_progress.ipynb #45e01643
+# %% ../nbs/11_progress.ipynb #a0f04b29
 MINUTE, DAY = 60.0, 86400.0
 BOX_INTERVALS = {1: 10*MINUTE, 2: DAY, 3: 3*DAY, 4: 7*DAY, 5: 21*DAY}
 
@@ -190,6 +196,7 @@ class CardState:
     last_at: float
     due_at: float
 
+# %% ../nbs/11_progress.ipynb #2d4454a1
 def leitner_states(attempts:list[Attempt], # as saved, e.g. `Progress.attempts()`
                    lesson_of:dict[str, str]|None=None, # question id -> lesson whose bank holds it now
                   ) -> dict[str, CardState]:
@@ -202,6 +209,7 @@ def leitner_states(attempts:list[Attempt], # as saved, e.g. `Progress.attempts()
                                           a.correct, a.answered_at, a.answered_at + BOX_INTERVALS[box])
     return states
 
+# %% ../nbs/11_progress.ipynb #85221feb
 def due_cards(attempts:list[Attempt], # as saved, e.g. `Progress.attempts()`
               now:float|None=None, # seconds since 1970; default: now
               n:int|None=None, # at most this many
@@ -212,7 +220,7 @@ def due_cards(attempts:list[Attempt], # as saved, e.g. `Progress.attempts()`
     due = [s for s in leitner_states(attempts, lesson_of).values() if s.due_at <= now]
     return sorted(due, key=lambda s: (s.box, s.due_at))[:n]
 
-# %% ../nbs/11_progress.ipynb #00112f0f
+# %% ../nbs/11_progress.ipynb #b0822833
 @dataclass(frozen=True)
 class LessonScore:
     lesson: str
@@ -224,6 +232,7 @@ class LessonScore:
     @property
     def percent(self) -> float: return 100*self.correct/self.questions if self.questions else 0.0
 
+# %% ../nbs/11_progress.ipynb #c434a2b7
 def lesson_scores(attempts:list[Attempt], # as saved, e.g. `Progress.attempts()`
                   bank_sizes:dict[str, int], # lesson -> number of questions in its bank
                   now:float|None=None, # seconds since 1970, for what is due; default: now
@@ -238,6 +247,7 @@ def lesson_scores(attempts:list[Attempt], # as saved, e.g. `Progress.attempts()`
                         sum(s.lesson == lesson and s.question_id in due for s in states.values()))
             for lesson, size in sorted(bank_sizes.items())]
 
+# %% ../nbs/11_progress.ipynb #6c66f97b
 def scores_table(scores:list[LessonScore], titles:dict[str, str]|None=None) -> str:
     "The scores as an aligned text table, for the terminal."
     titles = titles or {}

@@ -22,7 +22,7 @@ __all__ = ['TYPO_MIN_LENGTH', 'NEGATORS', 'CODE_TIMEOUT', 'KINDS', 'REQUIRED_FIE
            'Match', 'Order', 'FillIn', 'run_code_answer', 'Code', 'Quiz', 'read_bank', 'load_quiz', 'all_banks',
            'all_questions', 'shuffled', 'prompt_markdown', 'question_markdown', 'quiz_markdown']
 
-# %% ../nbs/10_quiz.ipynb #f7c0a9d3
+# %% ../nbs/10_quiz.ipynb #893bd782
 @dataclass
 class Verdict:
     "The result of checking one answer."
@@ -30,10 +30,11 @@ class Verdict:
     feedback: str         # what to tell the learner about their answer
     explanation: str = '' # why the right answer is right
 
+# %% ../nbs/10_quiz.ipynb #670ebc27
 class QuizError(CourseError):
     "A question bank is malformed; the message names the file and the question."
 
-# %% ../nbs/10_quiz.ipynb #6ca082b8
+# %% ../nbs/10_quiz.ipynb #701c190c
 # Contractions written out, so that "hasn't seen" reads as "has not seen" and its negation is seen.
 _CONTRACTIONS = [(r"\bcan'?t\b", 'can not'), (r"\bwon'?t\b", 'will not'), (r"\bshan'?t\b", 'shall not'),
                  (r"n't\b", ' not'), (r"'re\b", ' are'), (r"'ve\b", ' have'), (r"'ll\b", ' will'), (r"'d\b", ' would'),
@@ -45,6 +46,7 @@ def words_of(text:str) -> list[str]:
     for pattern, replacement in _CONTRACTIONS: text = re.sub(pattern, replacement, text)
     return re.findall(r'[a-z0-9]+(?:\.[0-9]+)?', text.replace("'", ''))
 
+# %% ../nbs/10_quiz.ipynb #0a16a426
 def _one_edit_apart(a:str, b:str) -> bool:
     if abs(len(a) - len(b)) > 1: return False
     if len(a) == len(b): return sum(x != y for x, y in zip(a, b)) == 1 or any(
@@ -52,11 +54,13 @@ def _one_edit_apart(a:str, b:str) -> bool:
     short, long = sorted((a, b), key=len)
     return any(long[:i] + long[i + 1:] == short for i in range(len(long)))
 
+# %% ../nbs/10_quiz.ipynb #1f163e6e
 def _stem(word:str) -> str:
     for suffix in ('es', 's'):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3: return word[:-len(suffix)]
     return word
 
+# %% ../nbs/10_quiz.ipynb #12cce544
 # One typo is forgiven only in long words and never in the first letter: among short words, and with another
 # first letter, one edit often makes another real word (house -> mouse, once -> one, bias -> bins).
 TYPO_MIN_LENGTH = 6
@@ -67,28 +71,32 @@ def word_matches(written:str, key:str) -> bool:
     if len(key) < TYPO_MIN_LENGTH or written[:1] != key[:1]: return False
     return _one_edit_apart(written, key) or _one_edit_apart(_stem(written), _stem(key))
 
+# %% ../nbs/10_quiz.ipynb #e664ddf8
 def _positions(answer_words:list[str], phrase:str) -> list[int]:
     target = words_of(phrase)
     if not target: return []
     return [i for i in range(len(answer_words) - len(target) + 1)
             if all(word_matches(answer_words[i + j], t) for j, t in enumerate(target))]
 
+# %% ../nbs/10_quiz.ipynb #bec9df53
 def mentions(answer_words:list[str], phrase:str) -> bool:
     "True if the words of `phrase` appear, in order and next to each other, in `answer_words`."
     return bool(_positions(answer_words, phrase))
 
+# %% ../nbs/10_quiz.ipynb #68beb2b1
 NEGATORS = {'not', 'no', 'never', 'without', 'cannot', 'nor', 'neither', 'none', 'nothing', 'hardly'}
 
 def negated(answer_words:list[str], at:int, window:int=2) -> bool:
     "True if one of the `window` words before position `at` negates what follows (\"doesn't memorise\")."
     return any(w in NEGATORS for w in answer_words[max(0, at - window):at])
 
+# %% ../nbs/10_quiz.ipynb #d792c7d4
 def affirms(answer_words:list[str], phrase:str) -> bool:
     "True if `phrase` is mentioned at least once without a negation just before it."
     negative_phrase = any(w in NEGATORS for w in words_of(phrase))
     return any(negative_phrase or not negated(answer_words, i) for i in _positions(answer_words, phrase))
 
-# %% ../nbs/10_quiz.ipynb #08896199
+# %% ../nbs/10_quiz.ipynb #8d661f57
 @dataclass
 class Question:
     "A quiz question; subclasses check answers of one kind."
@@ -116,7 +124,7 @@ class Question:
 
     def _check(self, answer): raise NotImplementedError
 
-# %% ../nbs/10_quiz.ipynb #3a490d00
+# %% ../nbs/10_quiz.ipynb #7bdf6031
 _YES, _NO = {'true', 't', 'yes', 'y', '1', 'right', 'correct'}, {'false', 'f', 'no', 'n', '0', 'wrong', 'incorrect'}
 
 @dataclass
@@ -127,6 +135,7 @@ class TrueFalse(Question):
         if given is None: return False, 'Answer true or false.'
         return given == self.answer, 'Right.' if given == self.answer else f'Not quite: it is {str(self.answer).lower()}.'
 
+# %% ../nbs/10_quiz.ipynb #e9cc2aac
 @dataclass
 class Choice(Question):
     options: list = field(default_factory=list)
@@ -139,7 +148,7 @@ class Choice(Question):
         if len(self.answer) > 1 and not extra: return False, f'Partly: {len(missing)} more correct option(s) to find.'
         return False, 'Not quite.'
 
-# %% ../nbs/10_quiz.ipynb #48b4beb2
+# %% ../nbs/10_quiz.ipynb #0e9b20ea
 _NUMBER = re.compile(r'[-+]?(?:\d+(?:[.,]\d*)?|\.\d+)(?:e[-+]?\d+)?', re.I)
 
 @dataclass
@@ -160,7 +169,7 @@ class Numeric(Question):
         if low <= value <= high: return True, 'Right.'
         return False, f"Not quite: {value:g} is too {'low' if value < low else 'high'}."
 
-# %% ../nbs/10_quiz.ipynb #8300d321
+# %% ../nbs/10_quiz.ipynb #8861f4e1
 @dataclass
 class Short(Question):
     key_ideas: list = field(default_factory=list)   # each idea: a list of synonyms
@@ -185,11 +194,12 @@ class Short(Question):
         parts.append('Compare with the model answer: did you have it?')
         return None, ' '.join(parts)
 
+# %% ../nbs/10_quiz.ipynb #c07a3e64
 def _listing(items:list[str]) -> str:
     quoted = [f'“{i}”' for i in items]
     return quoted[0] if len(quoted) == 1 else ', '.join(quoted[:-1]) + ' and ' + quoted[-1]
 
-# %% ../nbs/10_quiz.ipynb #774091e6
+# %% ../nbs/10_quiz.ipynb #6938353c
 @dataclass
 class Match(Question):
     pairs: list = field(default_factory=list)   # [[term, description], ...]
@@ -206,6 +216,7 @@ class Match(Question):
         rest = f' ({unmatched} not matched yet)' if unmatched else ''
         return False, f'{right} of {len(self.pairs)} pairs right{rest}.'
 
+# %% ../nbs/10_quiz.ipynb #b682d88e
 @dataclass
 class Order(Question):
     steps: list = field(default_factory=list)   # in the right order
@@ -221,12 +232,14 @@ class Order(Question):
         in_place = sum(g == s for g, s in zip(given, self.steps))
         return False, f'{in_place} of {len(self.steps)} steps in the right place.'
 
+# %% ../nbs/10_quiz.ipynb #138e6a2b
 def _normal_word(text) -> str:
     "A fill-in answer compared loosely: case, accents, punctuation, a plural s and a trailing % or 'percent' don't count."
     words = words_of(str(text).replace('%', ' '))
     if len(words) > 1 and words[-1] == 'percent': words = words[:-1]
     return ' '.join(_stem(w) for w in words)
 
+# %% ../nbs/10_quiz.ipynb #7ad47a52
 @dataclass
 class FillIn(Question):
     answer: list = field(default_factory=list)   # accepted words or numbers, as text
@@ -238,7 +251,7 @@ class FillIn(Question):
         if given in {_normal_word(a) for a in self.answer}: return True, 'Right.'
         return False, 'Not quite.'
 
-# %% ../nbs/10_quiz.ipynb #60c7710b
+# %% ../nbs/10_quiz.ipynb #2f9213df
 CODE_TIMEOUT = 5.0
 _SANDBOX = '''import socket, sys
 def _no_network(*args, **kwargs): raise OSError("quiz code may not use the network")
@@ -260,6 +273,7 @@ def run_code_answer(code:str, tests:str, timeout:float=CODE_TIMEOUT) -> tuple[bo
     if last.startswith('AssertionError'): return False, 'It runs, but gives a wrong result for at least one check.'
     return False, f'It stopped with an error: {last}'
 
+# %% ../nbs/10_quiz.ipynb #3d7cf906
 @dataclass
 class Code(Question):
     function: str = ''
@@ -270,17 +284,19 @@ class Code(Question):
         if not code.strip(): return False, f'Write a function called {self.function}.'
         return run_code_answer(code, self.tests)
 
-# %% ../nbs/10_quiz.ipynb #70726e15
+# %% ../nbs/10_quiz.ipynb #be94b5ae
 KINDS = {'choice': Choice, 'true_false': TrueFalse, 'numeric': Numeric, 'short': Short, 'code': Code,
          'match': Match, 'order': Order, 'fill_in': FillIn}
 REQUIRED_FIELDS = {'choice': ('options', 'answer'), 'true_false': ('answer',), 'numeric': ('answer',),
             'short': ('key_ideas',), 'code': ('function', 'tests'), 'match': ('pairs',), 'order': ('steps',),
             'fill_in': ('answer',)}
 
+# %% ../nbs/10_quiz.ipynb #86c6ff79
 def _quiz_dir() -> Path:
     import course_utils
     return Path(course_utils.__file__).parent/'quizzes'
 
+# %% ../nbs/10_quiz.ipynb #b8c42e10
 def _build(raw:dict, lesson:str, where:str) -> Question:
     qid = raw.get('id') or '?'
     def fail(why): raise QuizError(f'{where}, question {qid}: {why}')
@@ -304,6 +320,7 @@ def _build(raw:dict, lesson:str, where:str) -> Question:
     if 'taught_in' in raw: fields['taught_in'] = _check_taught_in(raw['taught_in'], fail)
     return KINDS[kind](lesson=lesson, **{**fields, 'id': str(qid), 'kind': kind})
 
+# %% ../nbs/10_quiz.ipynb #0957b7fc
 def _check_pairs(pairs, fail) -> list[list[str]]:
     if not isinstance(pairs, list) or not all(isinstance(p, list) and len(p) == 2 for p in pairs):
         fail('pairs must be a list of [term, description] pairs')
@@ -314,6 +331,7 @@ def _check_pairs(pairs, fail) -> list[list[str]]:
         if len(set(texts)) < len(texts): fail(f'each {name} may appear only once')
     return pairs
 
+# %% ../nbs/10_quiz.ipynb #67a3c1f2
 def _check_steps(steps, fail) -> list[str]:
     if not isinstance(steps, list): fail('steps must be a list, in the right order')
     steps = [str(s).strip() for s in steps]
@@ -321,6 +339,7 @@ def _check_steps(steps, fail) -> list[str]:
     if len(set(steps)) < len(steps): fail('each step may appear only once')
     return steps
 
+# %% ../nbs/10_quiz.ipynb #4ccf196f
 _ANCHOR = re.compile(r'^[a-z0-9][a-z0-9-]*$')
 
 def _check_taught_in(taught_in, fail) -> dict:
@@ -331,7 +350,7 @@ def _check_taught_in(taught_in, fail) -> dict:
     if not _ANCHOR.match(taught['anchor']): fail(f"taught_in anchor {taught['anchor']!r}: use lowercase letters, digits and -")
     return taught
 
-# %% ../nbs/10_quiz.ipynb #c60ceb91
+# %% ../nbs/10_quiz.ipynb #ab9e74de
 @dataclass
 class Quiz:
     "A lesson's questionnaire: `.questions`, each with `.check(answer)`."
@@ -344,6 +363,7 @@ class Quiz:
     # Shown as Markdown; quiz_ui turns a questionnaire into an interactive form.
     def _repr_markdown_(self) -> str: return quiz_markdown(self)
 
+# %% ../nbs/10_quiz.ipynb #f7ba3558
 def read_bank(path:Path) -> Quiz:
     "Load and validate one question bank file."
     import yaml
@@ -363,6 +383,7 @@ def read_bank(path:Path) -> Quiz:
         questions.append(question)
     return Quiz(lesson, str(data.get('title', '')), questions)
 
+# %% ../nbs/10_quiz.ipynb #6d2243cb
 def load_quiz(lesson) -> Quiz:
     "The questionnaire of `lesson` ('01', 1 or '01_is_it_a_bird')."
     number = str(lesson).split('_')[0].zfill(2)
@@ -372,15 +393,17 @@ def load_quiz(lesson) -> Quiz:
         raise QuizError(f'no questionnaire for lesson {lesson!r}; there are: {known}.')
     return read_bank(path)
 
+# %% ../nbs/10_quiz.ipynb #1fabea52
 def all_banks() -> list[Quiz]:
     "Every lesson's questionnaire, in lesson order."
     return [read_bank(path) for path in sorted(_quiz_dir().glob('*.yaml'))]
 
+# %% ../nbs/10_quiz.ipynb #396677b7
 def all_questions() -> dict[str, Question]:
     "Every question of every bank, by id."
     return {q.id: q for bank in all_banks() for q in bank.questions}
 
-# %% ../nbs/10_quiz.ipynb #51b7e158
+# %% ../nbs/10_quiz.ipynb #3956335f
 def shuffled(items:list, seed:str) -> list:
     "`items` in an order that depends only on `seed` (a question's id), never the original order when avoidable."
     import random
@@ -391,6 +414,7 @@ def shuffled(items:list, seed:str) -> list:
         if out != list(items) or len(set(map(str, items))) < 2: break
     return out
 
+# %% ../nbs/10_quiz.ipynb #2f89ff6f
 def _options_markdown(question:Question) -> str:
     if question.kind == 'choice':
         several = len(question.answer) > 1
@@ -406,10 +430,12 @@ def _options_markdown(question:Question) -> str:
     if question.kind == 'fill_in': return '*Fill in the gap.*'
     return ''
 
+# %% ../nbs/10_quiz.ipynb #846c1f99
 def prompt_markdown(question:Question) -> str:
     "The prompt as Markdown: a fill-in gap written so that Markdown shows it, rather than reading it as emphasis."
     return question.prompt.strip().replace('___', '\\_\\_\\_\\_\\_')
 
+# %% ../nbs/10_quiz.ipynb #a0096287
 def question_markdown(question:Question, number:int) -> str:
     "One question as Markdown, its answer and explanation folded in a <details> block."
     taught = f'\n\n*{question.see_also()}*' if question.see_also() else ''
@@ -418,6 +444,7 @@ def question_markdown(question:Question, number:int) -> str:
              f'*Why:* {question.explanation.strip()}{taught}\n\n</details>']
     return '\n\n'.join(p for p in parts if p)
 
+# %% ../nbs/10_quiz.ipynb #04db6013
 def quiz_markdown(quiz:Quiz) -> str:
     "The whole questionnaire as Markdown."
     head = f'### {quiz.title or "Questionnaire"}\n\n{len(quiz.questions)} questions'

@@ -22,21 +22,24 @@ __all__ = ['MARKS', 'KIND_NOTES', 'FORM_CSS', 'TERMINAL_HELP', 'TERMINAL_PROMPTS
            'QuestionCard', 'QuizForm', 'nothing_due_message', 'quiz_form', 'questionnaire', 'due_quiz', 'review',
            'QuitQuiz', 'TerminalQuiz']
 
-# %% ../nbs/12_quiz_ui.ipynb #cd8e2bc6
+# %% ../nbs/12_quiz_ui.ipynb #6de60a6b
 def _ordinal(n:int) -> str:
     "1st, 2nd, 3rd, 4th, ... (an order question has at most 8 places)."
     return str(n) + {1: 'st', 2: 'nd', 3: 'rd'}.get(n, 'th')
 
+# %% ../nbs/12_quiz_ui.ipynb #bb0302bf
 def _shuffled_for(question:Question, items:list, rng:random.Random) -> list:
     "`items` in a new order for each form (drawn from `rng`), never their original one: steps in order would give the answer away."
     return shuffled(items, f'{question.id}/{rng.random()}')
 
+# %% ../nbs/12_quiz_ui.ipynb #e80fc837
 def _dropdowns(labels:list[str], options:list[str], shared:'SharedLooks', style):
     "One drop-down per label, each offering every option, none chosen yet."
     import ipywidgets as widgets
     return widgets.VBox([widgets.Dropdown(options=options, value=None, description=label, layout=shared.wide, style=style)
                          for label in labels], layout=shared.plain)
 
+# %% ../nbs/12_quiz_ui.ipynb #2937d8e6
 def _answer_input(question:Question, rng:random.Random, shared:'SharedLooks'):
     "The widget a learner answers `question` with."
     import ipywidgets as widgets
@@ -61,6 +64,7 @@ def _answer_input(question:Question, rng:random.Random, shared:'SharedLooks'):
     if question.kind == 'code': return widgets.Textarea(value=question.starter, rows=6, layout=wide, style=shared.text_style)
     return widgets.Textarea(placeholder='Your answer, in a sentence or two', rows=3, layout=wide, style=shared.text_style)
 
+# %% ../nbs/12_quiz_ui.ipynb #e3a4ef86
 def _read_answer(question:Question, box):
     "What the learner entered, in the form `question.check` takes; None if nothing yet."
     if question.kind == 'choice' and len(question.answer) > 1:
@@ -75,6 +79,7 @@ def _read_answer(question:Question, box):
     value = box.value
     return None if value is None or (isinstance(value, str) and not value.strip()) else value
 
+# %% ../nbs/12_quiz_ui.ipynb #2b57c078
 def _set_answer(question:Question, box, answer):
     "Fill the input as a learner would (used by tests and demos)."
     if question.kind == 'choice' and len(question.answer) > 1:
@@ -92,7 +97,7 @@ def _style_for(widget_class) -> 'ipywidgets.Style':
     "A new style object of the kind `widget_class` takes: its own in ipywidgets 8 (`HTMLStyle`, ...), `DescriptionStyle` in 7."
     return widget_class.class_traits()['style'].klass()
 
-# %% ../nbs/12_quiz_ui.ipynb #a85f3f1c
+# %% ../nbs/12_quiz_ui.ipynb #f7ef84ea
 def lesson_notebook(lesson:str, folder:Path|None=None) -> Path|None:
     "The lesson notebook `NN_*.ipynb` in `folder` (default: the working directory) when that is a lessons folder."
     folder = Path(folder or Path.cwd())
@@ -100,6 +105,7 @@ def lesson_notebook(lesson:str, folder:Path|None=None) -> Path|None:
     found = [p for p in sorted(folder.glob(f'{lesson}_*.ipynb')) if 'questionnaire' not in p.stem]
     return found[0] if found else None
 
+# %% ../nbs/12_quiz_ui.ipynb #654dfb97
 def _with_section_link(html:str, question:Question, folder:Path|None=None) -> str:
     "`html` (escaped feedback) with the question's 'See lesson NN, “section”' turned into a link to that section."
     notebook = lesson_notebook(question.taught_in['lesson'], folder) if question.taught_in else None
@@ -109,7 +115,7 @@ def _with_section_link(html:str, question:Question, folder:Path|None=None) -> st
     link = f'<a href="{escape(notebook.name)}#{escape(question.taught_in["anchor"])}" target="_blank">{escape(where)}</a>'
     return html.replace(plain, f'See {link}.')
 
-# %% ../nbs/12_quiz_ui.ipynb #d1ada90a
+# %% ../nbs/12_quiz_ui.ipynb #6085a7f4
 class SharedLooks:
     "Layout and style objects shared by every card of a form (one object per look, not one per widget)."
     def __init__(self):
@@ -130,12 +136,14 @@ class SharedLooks:
         import ipywidgets as widgets
         return widgets.Button(description=description, layout=self.plain, style=self.button_style, **kwargs)
 
+# %% ../nbs/12_quiz_ui.ipynb #92efdaad
 def _description_style(width:str):
     import ipywidgets as widgets
     style = _style_for(widgets.Dropdown)
     style.description_width = width
     return style
 
+# %% ../nbs/12_quiz_ui.ipynb #f5011edd
 def _markdown_output(text:str, layout=None):
     "An Output widget showing Markdown (rendered by the notebook, so code and maths look right)."
     import ipywidgets as widgets
@@ -143,6 +151,7 @@ def _markdown_output(text:str, layout=None):
     shown = {'output_type': 'display_data', 'data': {'text/markdown': text, 'text/plain': text}, 'metadata': {}}
     return widgets.Output(layout=layout or widgets.Layout(), outputs=(shown,))
 
+# %% ../nbs/12_quiz_ui.ipynb #7aa5a3e9
 @functools.cache
 def _titled_box():
     "A VBox class whose plain-text form is a title (ipywidgets' own describes every child, then cuts at 110 characters)."
@@ -152,7 +161,10 @@ def _titled_box():
         def __repr__(self): return self.title_text
     return TitledBox
 
+# %% ../nbs/12_quiz_ui.ipynb #170b882b
 MARKS = {True: ('✔', '#1a7f37'), False: ('✘', '#cf222e'), None: ('?', '#9a6700')}
+
+# %% ../nbs/12_quiz_ui.ipynb #af22ce88
 KIND_NOTES = {'code': ' *(write Python; it is run against hidden checks)*',
               'short': ' *(a sentence or two; then compare it with the model answer)*',
               'match': ' *(choose the description that goes with each term)*',
@@ -162,6 +174,7 @@ def _prompt_markdown(question:Question, number:int) -> str:
     "The card's heading: number, prompt, and what kind of answer it wants."
     return f'**{number}.** {prompt_markdown(question)}{KIND_NOTES.get(question.kind, "")}'
 
+# %% ../nbs/12_quiz_ui.ipynb #71d4dcc2
 class QuestionCard:
     "The widgets for one question, and what happens when its buttons are pressed."
     def __init__(self, question:Question, number:int, form:'QuizForm', rng:random.Random):
@@ -237,6 +250,7 @@ class QuestionCard:
         self._say(f"<b>{mark}</b> Noted: {'you had it' if correct else 'it will come back in your review soon'}.", colour)
         self.form.update_score()
 
+# %% ../nbs/12_quiz_ui.ipynb #fed9c8d6
 def _model_answer_text(question:Question) -> str:
     return f'**Answer:** {question.model_answer.strip()}\n\n*Why:* {question.explanation.strip()}'
 
@@ -311,17 +325,19 @@ class QuizForm:
     def _repr_mimebundle_(self, **kwargs): return _widget_bundle(self.widget, **kwargs)
     def _repr_markdown_(self) -> str: return quiz_markdown(self.quiz)
 
-# %% ../nbs/12_quiz_ui.ipynb #683c3067
+# %% ../nbs/12_quiz_ui.ipynb #7df20b6a
 def nothing_due_message(progress:Progress|None) -> str:
     if progress is None: return 'Nothing to review.'
     upcoming = sorted(s.due_at for s in due_cards(progress.attempts(), now=float('inf')))
     if not upcoming: return 'Nothing to review yet: answer a questionnaire first, and your mistakes will come back here.'
     return f"Nothing is due. The next question comes back {datetime.fromtimestamp(upcoming[0]):%A %d %B at %H:%M}."
 
+# %% ../nbs/12_quiz_ui.ipynb #197ccdb2
 def quiz_form(quiz:Quiz, progress:Progress|None=None, seed:int|None=None) -> QuizForm:
     "The interactive form of `quiz`; display it in a notebook."
     return QuizForm(quiz, progress, seed)
 
+# %% ../nbs/12_quiz_ui.ipynb #053acae6
 def questionnaire(lesson, # '01', 1 or '01_is_it_a_bird'
                   progress:Progress|None=None, # where answers are saved (default: `Progress()`)
                   seed:int|None=None, # fix the shuffles, for tests
@@ -329,7 +345,7 @@ def questionnaire(lesson, # '01', 1 or '01_is_it_a_bird'
     "Lesson `lesson`'s questionnaire as a form: the one line of a questionnaire notebook."
     return QuizForm(load_quiz(lesson), progress, seed)
 
-# %% ../nbs/12_quiz_ui.ipynb #e16a7693
+# %% ../nbs/12_quiz_ui.ipynb #d054fe8b
 def due_quiz(progress:Progress, n:int=10, now:float|None=None) -> Quiz:
     "A `Quiz` of the (up to `n`) questions due for review."
     known = all_questions()
@@ -337,6 +353,7 @@ def due_quiz(progress:Progress, n:int=10, now:float|None=None) -> Quiz:
     title = f'Review: {len(cards)} question{"s" * (len(cards) != 1)} due' if cards else 'Review'
     return Quiz('review', title, [known[c.question_id] for c in cards])
 
+# %% ../nbs/12_quiz_ui.ipynb #b0d11fe8
 def review(n:int=10, progress:Progress|None=None) -> QuizForm:
     "An interactive form with the questions due for review (wrong ones soon, right ones later)."
     if progress is None:
@@ -344,17 +361,20 @@ def review(n:int=10, progress:Progress|None=None) -> QuizForm:
         except CourseError as e: raise CourseError(f'review needs your saved answers, but {e}') from None
     return QuizForm(due_quiz(progress, n), progress)
 
-# %% ../nbs/12_quiz_ui.ipynb #1200bba8
+# %% ../nbs/12_quiz_ui.ipynb #2b53efdd
 class QuitQuiz(Exception): "The learner typed q."
 
+# %% ../nbs/12_quiz_ui.ipynb #bfc20be4
 TERMINAL_HELP = 'Type your answer and press Enter.  h: hint   s: skip   q: quit (your answers are saved as you go)'
 TERMINAL_PROMPTS = {'true_false': 'True or false (t/f): ', 'numeric': 'Your number: ', 'fill_in': 'The missing word: '}
 
+# %% ../nbs/12_quiz_ui.ipynb #3631e586
 def _choice_prompt(question:Question, options:list[str]) -> str:
     several = len(question.answer) > 1
     lines = [f'  {i}. {o}' for i, o in enumerate(options, 1)]
     return '\n'.join(lines + [f"Your choice{' (numbers separated by commas; several are right)' if several else ''}: "])
 
+# %% ../nbs/12_quiz_ui.ipynb #a9c08924
 def _parse_choice(text:str, options:list[str]):
     picked = []
     for part in text.replace(' ', ',').split(','):
@@ -363,10 +383,13 @@ def _parse_choice(text:str, options:list[str]):
         picked.append(options[int(part) - 1])
     return picked or None
 
+# %% ../nbs/12_quiz_ui.ipynb #d5828b9f
 def _letter(i:int) -> str: return chr(ord('a') + i)
 
+# %% ../nbs/12_quiz_ui.ipynb #39a584cb
 def _lettered(items:list[str]) -> str: return '\n'.join(f'  {_letter(i)}. {item}' for i, item in enumerate(items))
 
+# %% ../nbs/12_quiz_ui.ipynb #a3199a29
 def _parse_letters(text:str, items:list[str]) -> list[str]|None:
     "The items that letters name ('c a d b', 'c,a,d,b' or 'cadb'); None if one names nothing."
     parts = text.strip().lower().replace(',', ' ').split()

@@ -26,13 +26,14 @@ __all__ = ['QUIZ_SUFFIX', 'REVIEW_SUFFIX', 'RUN_EXTRA_HINT', 'find_lessons_dir',
            'notebook_kind', 'list_notebooks', 'resolve_notebook', 'parse_value', 'parse_params', 'notebook_parameters',
            'LessonFailed', 'RunResult', 'run_notebook']
 
-# %% ../nbs/13_runner.ipynb #1a1df094
+# %% ../nbs/13_runner.ipynb #fbf7ff3e
 _NOTEBOOK = re.compile(r'^(\d\d)_\w+\.ipynb$')
 QUIZ_SUFFIX, REVIEW_SUFFIX = '_questionnaire', '_review'
 
 def _has_lessons(folder:Path) -> bool:
     return folder.is_dir() and any(_NOTEBOOK.match(p.name) for p in folder.iterdir())
 
+# %% ../nbs/13_runner.ipynb #1e10bfee
 def find_lessons_dir(cwd:Path|None=None) -> Path:
     "The folder holding the lesson notebooks; a `CourseError` says how to point to it when none is found."
     conf = settings(cwd)
@@ -48,7 +49,7 @@ def find_lessons_dir(cwd:Path|None=None) -> Path:
     raise CourseError("can't find the lesson notebooks. Run this inside your clone of the course "
                       "(git clone the course repository first), or set COURSE_LESSONS_DIR to its nbs/lessons folder.")
 
-# %% ../nbs/13_runner.ipynb #ff855d8c
+# %% ../nbs/13_runner.ipynb #70f72929
 @dataclass(frozen=True)
 class NotebookInfo:
     "A lesson or questionnaire notebook found on disk."
@@ -57,6 +58,7 @@ class NotebookInfo:
     kind: str    # 'lesson', 'questionnaire' or 'review'
     title: str
 
+# %% ../nbs/13_runner.ipynb #dfb160f8
 def notebook_title(path:Path) -> str:
     "The first Markdown heading of the notebook at `path`, or its file name when it has none."
     for cell in json.loads(Path(path).read_text(encoding='utf-8'))['cells']:
@@ -65,11 +67,13 @@ def notebook_title(path:Path) -> str:
             if line.startswith('#'): return line.lstrip('#').strip()
     return Path(path).stem
 
+# %% ../nbs/13_runner.ipynb #2933a3c9
 def notebook_kind(path:Path) -> str:
     "'questionnaire' (NN_questionnaire), 'review' (99_review) or 'lesson'."
     stem = Path(path).stem
     return 'questionnaire' if stem.endswith(QUIZ_SUFFIX) else 'review' if stem.endswith(REVIEW_SUFFIX) else 'lesson'
 
+# %% ../nbs/13_runner.ipynb #9fa7fec7
 def list_notebooks(folder:Path) -> list[NotebookInfo]:
     "Every lesson and questionnaire in `folder`, in course order."
     found = []
@@ -96,7 +100,7 @@ def resolve_notebook(name:str, folder:Path|None=None) -> Path:
     if matches: raise CourseError(f"{name!r} could mean {', '.join(nb.path.stem for nb in matches)}; give more of the name.")
     raise CourseError(f"unknown lesson {name!r}. Known lessons: {known}. Run `course list` for their titles.")
 
-# %% ../nbs/13_runner.ipynb #d7189f23
+# %% ../nbs/13_runner.ipynb #22f19559
 _NAME = re.compile(r'^[A-Za-z_]\w*$')
 _WORDS = {'true': True, 'false': False, 'none': None}
 
@@ -107,6 +111,7 @@ def parse_value(raw:str):
     try: return ast.literal_eval(text)
     except (ValueError, SyntaxError, MemoryError, RecursionError): return text
 
+# %% ../nbs/13_runner.ipynb #57fb4ae0
 def parse_params(pairs) -> dict:
     "Turn ['epochs=2', 'arch=resnet18'] into {'epochs': 2, 'arch': 'resnet18'}."
     params = {}
@@ -117,6 +122,7 @@ def parse_params(pairs) -> dict:
         params[name.strip()] = parse_value(raw)
     return params
 
+# %% ../nbs/13_runner.ipynb #2f08a934
 def notebook_parameters(path:Path) -> list[str]:
     "Names assigned in the notebook's `parameters` cell (empty when it has none)."
     for cell in json.loads(Path(path).read_text(encoding='utf-8'))['cells']:
@@ -128,10 +134,11 @@ def notebook_parameters(path:Path) -> list[str]:
             return names
     return []
 
-# %% ../nbs/13_runner.ipynb #8288f045
+# %% ../nbs/13_runner.ipynb #0a5c3415
 class LessonFailed(CourseError):
     "A cell of the notebook raised an error (or the kernel died, or a cell ran too long)."
 
+# %% ../nbs/13_runner.ipynb #da0ae845
 @dataclass
 class RunResult:
     "What running a notebook produced."
@@ -142,6 +149,7 @@ class RunResult:
     data: str|None = None   # 'real' or 'synthetic', as the dataset functions noted; None if it loaded no dataset
     weights: str|None = None   # 'pretrained' or 'random', as `pretrained_weights` noted; None if it asked for none
 
+# %% ../nbs/13_runner.ipynb #88a71c4a
 @contextlib.contextmanager
 def _environment(**changes):
     "Temporarily set environment variables (the kernel inherits them)."
@@ -153,6 +161,7 @@ def _environment(**changes):
             if v is None: os.environ.pop(k, None)
             else: os.environ[k] = v
 
+# %% ../nbs/13_runner.ipynb #4255c2e2
 def _check_params(path:Path, params:dict, quick:bool, offline:bool) -> dict:
     declared = notebook_parameters(path)
     unknown = sorted(set(params) - set(declared))
@@ -162,11 +171,12 @@ def _check_params(path:Path, params:dict, quick:bool, offline:bool) -> dict:
     flags = {'quick': quick, 'offline': offline}
     return {**{k: True for k, on in flags.items() if on and k in declared}, **params}
 
-# %% ../nbs/13_runner.ipynb #11c3e9ee
+# %% ../nbs/13_runner.ipynb #8e8ce3cb
 def _first_line(text) -> str:
     lines = [l for l in str(text).strip().splitlines() if l.strip()]
     return lines[-1].strip() if lines else ''
 
+# %% ../nbs/13_runner.ipynb #66986e37
 RUN_EXTRA_HINT = ('Install it with: pip install "course-utils[run]" (in a clone of the course: '
                   'pip install -e ".[run]").')
 
@@ -183,6 +193,7 @@ def _import_papermill():
         if blocked: del sys.modules['rfc3987_syntax']
     return papermill
 
+# %% ../nbs/13_runner.ipynb #d79783ad
 def _execute(path:Path, executed:Path, params:dict, timeout:int):
     pm = _import_papermill()
     from jupyter_client.kernelspec import NoSuchKernel
@@ -204,6 +215,7 @@ def _execute(path:Path, executed:Path, params:dict, timeout:int):
     except NoSuchKernel:
         raise CourseError(f"no 'python3' Jupyter kernel found (ipykernel, part of the \"run\" extra). {RUN_EXTRA_HINT}") from None
 
+# %% ../nbs/13_runner.ipynb #833c0a1b
 def run_notebook(path:Path,              # the notebook to execute
                  out_dir:Path|None=None, # where the executed notebook and metrics go; default: runs_dir
                  quick:bool=False,       # set quick = True (when the notebook has that parameter)

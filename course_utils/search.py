@@ -67,14 +67,16 @@ def default_client(timeout:float):
             raise ImageSearchError("no image-search library is installed. Install it with: pip install ddgs") from None
     return DDGS(timeout=timeout)
 
-# %% ../nbs/03_search.ipynb #e41c0bad
+# %% ../nbs/03_search.ipynb #934959a8
 def _short(error:BaseException) -> str:
     text = str(error).strip().splitlines()[0] if str(error).strip() else ''
     return f'{type(error).__name__}: {text[:120]}' if text else type(error).__name__
 
+# %% ../nbs/03_search.ipynb #3553eb52
 def _backoff_delay(attempt:int, base:float) -> float:
     return base * 2 ** attempt * (1 + random.random() / 2)
 
+# %% ../nbs/03_search.ipynb #100b8c3b
 def _mirror_photos(term:str, max_images:int) -> list[str]|None:
     "The course mirror's photos for `term`; None without a mirror, or when it has none and the internet can be asked."
     mirror = active_mirror()
@@ -85,6 +87,7 @@ def _mirror_photos(term:str, max_images:int) -> list[str]|None:
                                f"internet can't be reached to search for them. {_INSTEAD}")
     return None if found is None else found[:max_images]
 
+# %% ../nbs/03_search.ipynb #4a13ecf7
 def search_images(term:str,              # what to search for, e.g. 'bird photos'
                   max_images:int=200,    # how many image URLs to return at most
                   offline:bool|None=None,# True: fail at once; None: check with `online()`

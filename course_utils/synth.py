@@ -23,14 +23,17 @@ def _rng(seed:int, *keys:int) -> np.random.Generator:
     "A random generator for one item, so the item does not depend on how many others are made."
     return np.random.default_rng([seed, *keys])
 
+# %% ../nbs/05_synth.ipynb #5ce29e39
 def _pick(rng, options):
     "One element of the list `options`, chosen uniformly."
     return options[rng.integers(len(options))]
 
+# %% ../nbs/05_synth.ipynb #27f875e7
 def _jitter(rng, colour, amount:int=20) -> tuple:
     "`colour` with each channel moved at random by up to `amount`."
     return tuple(int(np.clip(c + rng.integers(-amount, amount + 1), 0, 255)) for c in colour)
 
+# %% ../nbs/05_synth.ipynb #c676d21a
 def _shade(colour, factor:float) -> tuple:
     "`colour` made darker (`factor` < 1) or lighter (`factor` > 1)."
     return tuple(int(np.clip(c*factor, 0, 255)) for c in colour)
@@ -42,12 +45,14 @@ def _record(generator:str, **args) -> dict:
     "What `dest/.synth.json` holds: the generator and its arguments, as JSON would read them back."
     return json.loads(json.dumps({'generator': generator, 'args': args, 'format': 1}))
 
+# %% ../nbs/05_synth.ipynb #99a6ecf9
 def _is_cached(dest:Path, record:dict, expected:list[Path]) -> bool:
     "True when `dest` holds a finished run with `record`'s arguments and all the `expected` files."
     try: found = json.loads((dest/RECORD_NAME).read_text())
     except (OSError, ValueError): return False
     return found == record and all(p.exists() for p in expected)
 
+# %% ../nbs/05_synth.ipynb #57db54dd
 def _prepare(dest:Path, patterns:list[str]) -> Path:
     "Create `dest` and delete the record and earlier files matching `patterns` (globs relative to `dest`)."
     dest.mkdir(parents=True, exist_ok=True)
@@ -57,6 +62,7 @@ def _prepare(dest:Path, patterns:list[str]) -> Path:
             if old.is_file(): old.unlink()
     return dest
 
+# %% ../nbs/05_synth.ipynb #f07c3c04
 def _finish(dest:Path, record:dict) -> Path:
     "Write the record that marks `dest` as complete, and return `dest`."
     (dest/RECORD_NAME).write_text(json.dumps(record, indent=1, sort_keys=True) + '\n')
@@ -70,6 +76,7 @@ def _gradient(size:tuple, top, bottom) -> Image.Image:
     rows = (1 - t)*np.array(top, float) + t*np.array(bottom, float)
     return Image.fromarray(np.broadcast_to(rows, (height, width, 3)).astype(np.uint8))
 
+# %% ../nbs/05_synth.ipynb #5c0a973a
 def _blobs(draw, rng, count:int, colours:list, box:tuple, radius:tuple):
     "Draw `count` ellipses in `colours` (jittered) with centres inside `box` and radii in the `radius` range."
     x0, y0, x1, y1 = box
@@ -78,6 +85,7 @@ def _blobs(draw, rng, count:int, colours:list, box:tuple, radius:tuple):
         rx, ry = rng.uniform(*radius), rng.uniform(*radius)
         draw.ellipse((x - rx, y - ry, x + rx, y + ry), fill=_jitter(rng, _pick(rng, colours), 15))
 
+# %% ../nbs/05_synth.ipynb #964a7d7d
 def _photo_finish(img, rng, noise:tuple=(3, 10), blur:tuple=(0, 0.7)) -> Image.Image:
     "`img` with a random blur, uneven lighting, a colour cast and Gaussian sensor noise."
     radius = rng.uniform(*blur)
@@ -113,6 +121,7 @@ def _bird_wing(draw, rng, c:float, L:float, colour, flying:bool):
     tip = (c - rng.uniform(0.1, 0.5)*L, c + _pick(rng, [-1, -1, 1])*rng.uniform(0.6, 1.0)*L)
     draw.polygon([(c - 0.3*L, c - 0.05*L), (c + 0.25*L, c - 0.05*L), tip], fill=colour)
 
+# %% ../nbs/05_synth.ipynb #e58998b4
 def _bird_head(draw, rng, x:float, y:float, r:float, colour):
     "A round head at (`x`, `y`) with radius `r`, a beak pointing right and an eye."
     draw.ellipse((x - r, y - r, x + r, y + r), fill=colour)
@@ -124,6 +133,7 @@ def _bird_head(draw, rng, x:float, y:float, r:float, colour):
     draw.ellipse((ex - er, ey - er, ex + er, ey + er), fill=(10, 10, 10))
     draw.ellipse((ex - 0.2*er, ey - 0.6*er, ex + 0.3*er, ey - 0.1*er), fill=(250, 250, 250))
 
+# %% ../nbs/05_synth.ipynb #7158f038
 def _bird_layer(rng, L:int, perched:bool) -> Image.Image:
     "A bird `L` pixels long, facing right, in the middle of a transparent RGBA square of side 2.6`L`."
     c = int(1.3*L)  # the middle: every part of the bird lies within 1.3*L of it, however the layer is turned
@@ -157,6 +167,7 @@ def _sky_background(rng, S:int) -> Image.Image:
     _blobs(ImageDraw.Draw(img), rng, rng.integers(0, 6), [_CLOUD], (0, 0, S, S), (0.05*S, 0.2*S))
     return img.filter(ImageFilter.GaussianBlur(0.03*S))
 
+# %% ../nbs/05_synth.ipynb #8ad17e45
 def _greenery_background(rng, S:int, trunks:bool=False) -> Image.Image:
     "Blurred foliage of side `S`, sometimes with sky showing through or trunks behind."
     img = _gradient((S, S), _jitter(rng, (45, 80, 40), 25), _jitter(rng, (75, 105, 50), 25))
@@ -169,6 +180,7 @@ def _greenery_background(rng, S:int, trunks:bool=False) -> Image.Image:
     _blobs(draw, rng, rng.integers(15, 40), palette, (0, 0, S, S), (0.04*S, 0.15*S))
     return img.filter(ImageFilter.GaussianBlur(rng.uniform(0.015, 0.04)*S))
 
+# %% ../nbs/05_synth.ipynb #5f36e522
 def _branch(img, rng, x:float, y:float, S:int):
     "A branch through (`x`, `y`) reaching in from one side of `img`, with a few leaves."
     draw = ImageDraw.Draw(img)
@@ -181,6 +193,7 @@ def _branch(img, rng, x:float, y:float, S:int):
         leaf_y = y + slope*(leaf_x - x)
         _blobs(draw, rng, 1, _GREENS, (leaf_x, leaf_y - 0.04*S, leaf_x, leaf_y + 0.04*S), (0.015*S, 0.04*S))
 
+# %% ../nbs/05_synth.ipynb #50a006dc
 def _trunk(draw, rng, S:int, far:bool=False):
     "A tree trunk of side-`S` scale, bark-textured; `far` ones are thinner and paler."
     x, width = rng.uniform(-0.05, 1.05)*S, rng.uniform(0.02, 0.07 if far else 0.2)*S
@@ -209,6 +222,7 @@ def _light_shafts(img, rng, S:int) -> Image.Image:
     beams = beams.filter(ImageFilter.GaussianBlur(0.03*S))
     return Image.composite(Image.new('RGB', img.size, _jitter(rng, (255, 240, 190), 10)), img, beams)
 
+# %% ../nbs/05_synth.ipynb #c1fcdd3c
 def _forest_floor(draw, rng, S:int):
     "Ground across the bottom of the picture, strewn with leaf litter and maybe a stone or mushroom."
     top = rng.uniform(0.7, 0.95)*S
@@ -218,6 +232,7 @@ def _forest_floor(draw, rng, S:int):
         _blobs(draw, rng, 1, [(150, 145, 140), (200, 60, 40), (210, 190, 150)], (0.1*S, top, 0.9*S, S),
                (0.03*S, 0.06*S))
 
+# %% ../nbs/05_synth.ipynb #63af1cce
 def _forest_image(rng, S:int, bird_chance:float=1/14) -> Image.Image:
     "A forest scene of side `S`: trunks, foliage, light and ground, and with chance `bird_chance` a tiny bird."
     if rng.random() < 0.5: img = _greenery_background(rng, S, trunks=True)
@@ -246,11 +261,13 @@ def _place_bird(img, rng, S:int, L:int, x:float, y:float, perched:bool):
     if rng.random() < 0.5: layer = layer.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
     img.paste(layer, (int(x - layer.width/2), int(y - layer.height/2)), layer)
 
+# %% ../nbs/05_synth.ipynb #e7b8183a
 def _bird_length(rng, S:int) -> int:
     "How long a bird is in a picture of side `S`: tiny for one in ten, small for some, mostly large."
     share = _pick(rng, [(0.07, 0.13)] + [(0.13, 0.2)]*2 + [(0.2, 0.5)]*7)
     return max(4, int(rng.uniform(*share)*S))
 
+# %% ../nbs/05_synth.ipynb #e85a8cf6
 def _bird_image(rng, S:int) -> Image.Image:
     "A bird scene of side `S`."
     scene = _pick(rng, ['sky', 'perch', 'foliage', 'forest'])
@@ -263,6 +280,7 @@ def _bird_image(rng, S:int) -> Image.Image:
         _blobs(ImageDraw.Draw(img), rng, rng.integers(3, 10), _GREENS, (x - L, y - L, x + L, y + L), (0.02*S, 0.06*S))
     return img
 
+# %% ../nbs/05_synth.ipynb #3f15d9a4
 def _clear_bird_image(rng, S:int) -> Image.Image:
     "A big bird against the sky, in a picture of side `S`: no one would file it under forest."
     img = _sky_background(rng, S)
@@ -270,6 +288,7 @@ def _clear_bird_image(rng, S:int) -> Image.Image:
                 perched=rng.random() < 0.3)
     return img
 
+# %% ../nbs/05_synth.ipynb #7a861361
 def _birdless_forest_image(rng, S:int) -> Image.Image:
     "A forest scene of side `S` with certainly no bird in it."
     return _forest_image(rng, S, bird_chance=0)
@@ -282,17 +301,20 @@ def _bird_forest_path(dest:Path, label:str, i:int) -> Path:
     "Where picture `i` (from 0) of class `label` goes: `dest/bird/bird_0001.jpg` and so on."
     return dest/label/f'{label}_{i + 1:04d}.jpg'
 
+# %% ../nbs/05_synth.ipynb #54419891
 def _finished_picture(draw_scene, rng, size:int) -> Image.Image:
     "A scene drawn by `draw_scene` at twice `size`, scaled down to `size`, with the flaws of a photo."
     img = draw_scene(rng, 2*size).resize((size, size), Image.LANCZOS)
     return _photo_finish(img, rng, noise=(2, 12), blur=(0, 0.8))
 
+# %% ../nbs/05_synth.ipynb #57d16ffe
 def _planted(dest:Path, n_per_class:int, mislabelled:int) -> list[tuple[Path, str, int]]:
     "(file, true class, picture number) for each picture planted in the other class's folder, after that folder's own."
     other = dict(zip(BIRD_FOREST_CLASSES, reversed(BIRD_FOREST_CLASSES)))
     return [(_bird_forest_path(dest, other[label], i), label, i)
             for label in BIRD_FOREST_CLASSES for i in range(n_per_class, n_per_class + mislabelled)]
 
+# %% ../nbs/05_synth.ipynb #9d368295
 def synth_bird_forest(dest:Path,        # folder to write `bird/` and `forest/` into
                       n_per_class=60,   # pictures of each class
                       size=128,         # width and height of each picture, in pixels
@@ -372,6 +394,7 @@ def _ellipse_part(box:tuple, y:float, above:bool=True) -> list[tuple]:
     angles = np.linspace(np.pi - t, 2*np.pi + t, 48) if above else np.linspace(t, np.pi - t, 48)
     return [(cx + rx*np.cos(angle), cy + ry*np.sin(angle)) for angle in angles]
 
+# %% ../nbs/05_synth.ipynb #b1342095
 def _hair_back(draw, f:dict, cx, cy, a, b, colour):
     "Hair seen behind and beside the face: long, curly, a bun, short, or a bald fringe."
     if f['style'] in ('long', 'curly'):
@@ -388,6 +411,7 @@ def _hair_back(draw, f:dict, cx, cy, a, b, colour):
         for side in (-1, 1):
             draw.ellipse((cx + side*0.95*a - 0.15*a, cy - 0.35*b, cx + side*0.95*a + 0.15*a, cy + 0.1*b), fill=colour)
 
+# %% ../nbs/05_synth.ipynb #462c9ea8
 def _hair_front(draw, f:dict, cx, cy, a, b, colour):
     "The hair over the forehead, ending at a hairline that is high when receding and low with bangs."
     if f['style'] == 'bald': return
@@ -398,6 +422,7 @@ def _hair_front(draw, f:dict, cx, cy, a, b, colour):
             draw.polygon([(cx + side*a, cy - 0.2*b), (cx + side*0.6*a, cy - 0.75*b), (cx + side*1.05*a, cy - 0.6*b)],
                          fill=colour)
 
+# %% ../nbs/05_synth.ipynb #fc178d42
 def _eyes(draw, rng, f:dict, cx, y, a):
     "Two eyes with irises and eyebrows (bushy or arched as the traits say)."
     iris, brow = _jitter(rng, _pick(rng, [(70, 45, 30), (60, 100, 140), (80, 110, 60)]), 15), _HAIR_COLOURS[f['hair']]
@@ -412,6 +437,7 @@ def _eyes(draw, rng, f:dict, cx, y, a):
         draw.line([(x - side*0.2*a, y - 0.22*a), (x, y - 0.25*a - arch), (x + side*0.22*a, y - 0.2*a)],
                   fill=_shade(brow, 0.9), width=int((0.09 if f['bushy'] else 0.04)*a) + 1, joint='curve')
 
+# %% ../nbs/05_synth.ipynb #57fbf474
 def _nose(draw, cx, y_top, y_tip, a, skin):
     "A nose: a shaded ridge and the nostrils."
     shadow = _shade(skin, 0.78)
@@ -427,6 +453,7 @@ def _mouth_edge(cx, y, half_width, dip) -> list[tuple]:
     xs = np.linspace(-1, 1, 17)
     return [(cx + half_width*x, y + dip*(1 - x*x) - dip/2) for x in xs]
 
+# %% ../nbs/05_synth.ipynb #a2953d01
 def _mouth(draw, rng, f:dict, cx, y, a, lip):
     "A smiling or neutral mouth at height `y`, closed or open."
     # Smiles are drawn wide, clearly bent and mostly open with teeth, as most smiles in CelebA are; neutral
@@ -464,6 +491,7 @@ def _beard(draw, f:dict, cx, cy, a, b, colour):
         draw.polygon([(cx - 0.45*a, mouth_y - 0.03*b), (cx, mouth_y - 0.2*b), (cx + 0.45*a, mouth_y - 0.03*b),
                       (cx, mouth_y - 0.1*b)], fill=colour)
 
+# %% ../nbs/05_synth.ipynb #d1420ad7
 def _hat(draw, rng, cx, cy, a, b):
     "A beanie or a brimmed hat on top of the head."
     colour = _jitter(rng, _pick(rng, _HAT_COLOURS), 25)
@@ -475,6 +503,7 @@ def _hat(draw, rng, cx, cy, a, b):
         draw.ellipse((cx - 1.7*a, cy - 0.72*b, cx + 1.7*a, cy - 0.5*b), fill=_shade(colour, 0.85))
         draw.rounded_rectangle((cx - 0.95*a, cy - 1.35*b, cx + 0.95*a, cy - 0.6*b), radius=0.3*a, fill=colour)
 
+# %% ../nbs/05_synth.ipynb #2f1532c6
 def _glasses(draw, rng, kind:str, cx, y, a):
     "Clear glasses or sunglasses over the eyes at height `y`."
     frame, width = _jitter(rng, _pick(rng, [(20, 20, 20), (120, 80, 40), (180, 180, 190)]), 15), int(0.05*a) + 1
@@ -497,6 +526,7 @@ def _face_background(rng, C:int) -> Image.Image:
         img = img.filter(ImageFilter.GaussianBlur(0.03*C))
     return img
 
+# %% ../nbs/05_synth.ipynb #0bd8a15c
 def _draw_person(draw, rng, f:dict, cx, cy, a, b):
     "Shoulders, neck, hair, ears, face and its features, hat and glasses, from back to front."
     skin, hair = _jitter(rng, _SKIN_TONES[f['skin']], 8), _jitter(rng, _HAIR_COLOURS[f['hair']], 15)
@@ -519,6 +549,7 @@ def _draw_person(draw, rng, f:dict, cx, cy, a, b):
     if f['hat']: _hat(draw, rng, cx, cy, a, b)
     if f['glasses'] != 'none': _glasses(draw, rng, f['glasses'], cx, cy - 0.1*b, a)
 
+# %% ../nbs/05_synth.ipynb #06ef3c6b
 def _face_image(rng, f:dict, size:int) -> Image.Image:
     "The picture of the face with traits `f`, `size` pixels square."
     S, C = 2*size, int(2*size*1.2)
@@ -611,11 +642,13 @@ def _street_layout(rng, height:int, width:int) -> dict:
                 base={side: vy + rng.uniform(0.2, 0.45)*(height - vy) for side in (-1, 1)},
                 road_left=rng.uniform(-0.25, 0.15)*width, road_right=rng.uniform(0.85, 1.25)*width)
 
+# %% ../nbs/05_synth.ipynb #29ff556b
 def _depth(layout:dict, side:int, x:float) -> float:
     "How near the point at `x` on the `side` (-1 left, 1 right) of the street is: 0 far away, 1 at the edge."
     vx, width = layout['vx'], layout['width']
     return (vx - x)/vx if side < 0 else (x - vx)/(width - vx)
 
+# %% ../nbs/05_synth.ipynb #aea7d516
 def _spot(layout:dict, rng, side:int, on_road:bool=False) -> tuple[float, float, float]:
     "A random ground point (x, y) on the sidewalk (or road) on `side`, and the scale of things standing there."
     vx, vy, height = layout['vx'], layout['vy'], layout['height']
@@ -639,6 +672,7 @@ def _facade_point(layout:dict, side:int, x:float, top:float, v:float) -> tuple[f
     foot, roof = vy + (layout['base'][side] - vy)*d, vy - (vy - top)*d
     return x, foot + v*(roof - foot)
 
+# %% ../nbs/05_synth.ipynb #71c5c04b
 def _building(scene:_Scene, rng, layout:dict, side:int, x0:float, x1:float):
     "One building between `x0` and `x1` on `side`, with windows."
     top, colour = rng.uniform(-0.4, 0.3)*layout['height'], _jitter(rng, _pick(rng, _WALL_COLOURS), 20)
@@ -653,6 +687,7 @@ def _building(scene:_Scene, rng, layout:dict, side:int, x0:float, x1:float):
             quad = [_facade_point(layout, side, x, top, v) for x, v in ((xa, va), (xa, vb), (xb, vb), (xb, va))]
             scene.paint('polygon', quad, glass, 'Building')
 
+# %% ../nbs/05_synth.ipynb #5b319924
 def _buildings(scene:_Scene, rng, layout:dict, side:int):
     "A row of buildings from the picture's edge on `side` to near the vanishing point, far ones first."
     vx, edge = layout['vx'], 0 if side < 0 else layout['width']
@@ -674,6 +709,7 @@ def _ground(scene:_Scene, rng, layout:dict):
                 'Road')
     _centre_line(scene, rng, layout, left + (right - left)*rng.uniform(0.4, 0.6))
 
+# %% ../nbs/05_synth.ipynb #ae480361
 def _centre_line(scene:_Scene, rng, layout:dict, bottom_x:float):
     "Dashes from the vanishing point to `bottom_x` at the bottom of the picture, longer and wider when nearer."
     vx, vy, height = layout['vx'], layout['vy'], layout['height']
@@ -696,6 +732,7 @@ def _tree(scene:_Scene, rng, x, y, scale, height):
         cx, cy, r = x + rng.normal(0, 0.12*tall), y - tall*rng.uniform(0.55, 0.95), tall*rng.uniform(0.1, 0.2)
         scene.paint('ellipse', (cx - r, cy - r, cx + r, cy + r), _jitter(rng, _pick(rng, _GREENS), 15), 'Tree')
 
+# %% ../nbs/05_synth.ipynb #a6a3ef24
 def _bush(scene:_Scene, rng, x, y, scale, height):
     "A low bush or hedge."
     r = height*scale*rng.uniform(0.06, 0.12)
@@ -703,6 +740,7 @@ def _bush(scene:_Scene, rng, x, y, scale, height):
         scene.paint('ellipse', (x + dx - r, y - 1.6*r, x + dx + r, y), _jitter(rng, _pick(rng, _GREENS), 15),
                     'VegetationMisc')
 
+# %% ../nbs/05_synth.ipynb #a281cb54
 _SIGN_COLOURS = [(200, 30, 30), (30, 60, 170), (230, 200, 40)]
 _LAMP_COLOURS = [(230, 40, 30), (240, 180, 30), (40, 210, 90)]  # red, amber, green
 
@@ -720,6 +758,7 @@ def _pole(scene:_Scene, rng, x, y, scale, height):
         scene.paint('ellipse', (x - 0.4*box, top + (0.1 + 0.8*lit)*box, x + 0.4*box, top + (0.9 + 0.8*lit)*box),
                     _LAMP_COLOURS[lit], 'TrafficLight')
 
+# %% ../nbs/05_synth.ipynb #43ba0e94
 def _pedestrian(scene:_Scene, rng, x, y, scale, height):
     "A person: legs, a body and a head."
     tall = height*scale*rng.uniform(0.45, 0.65)
@@ -765,11 +804,13 @@ def _street_things(rng, layout:dict) -> list[tuple]:
         placed.append((y, draw_thing, x, scale, extra))
     return sorted(placed, key=lambda thing: thing[0])
 
+# %% ../nbs/05_synth.ipynb #6d00e09d
 def _blotches(rng, height:int, width:int, strength:float) -> np.ndarray:
     "A smooth random field around 1, to multiply a picture by: stains, dirt, uneven paint."
     coarse = Image.fromarray(rng.uniform(0, 255, (6, 8)).astype(np.uint8)).resize((width, height), Image.BICUBIC)
     return 1 + strength*(np.asarray(coarse, dtype=np.float32)/255 - 0.5)
 
+# %% ../nbs/05_synth.ipynb #8257e8be
 def _street_scene(rng, height:int, width:int) -> _Scene:
     "A street picture with its label mask."
     scene, layout = _Scene(height, width), _street_layout(rng, height, width)
@@ -794,6 +835,7 @@ def _camvid_stem(i:int) -> str:
     return [f'0001TP_{6690 + frame:06d}', f'0006R0_f{930 + frame:05d}', f'0016E5_{4530 + frame:05d}',
             f'Seq05VD_f{frame:05d}'][i % 4]
 
+# %% ../nbs/05_synth.ipynb #22c65b3c
 def synth_camvid(dest:Path,         # folder to write `images/`, `labels/` and `codes.txt` into
                  n=40,              # number of street pictures
                  size=(96, 128),    # (height, width) of each picture, in pixels

@@ -51,6 +51,7 @@ def _draw(rng, shares:dict, n:int) -> np.ndarray:
     weights = np.array(list(shares.values()), float)
     return np.array(list(shares), dtype=object)[rng.choice(len(shares), size=n, p=weights/weights.sum())]
 
+# %% ../nbs/06_synth_tables.ipynb #7c701041
 def _draw_per_row(rng, weights:np.ndarray) -> np.ndarray:
     "For each row of `weights`, a column index drawn with probability proportional to that row's weights."
     cumulative = np.cumsum(weights, axis=1)
@@ -75,6 +76,7 @@ def _adult_people(rng, n:int) -> pd.DataFrame:
                            'race': _draw(rng, _RACES, n), 'sex': sex, 'native-country': _draw(rng, _COUNTRIES, n)})
     return _add_money_and_hours(rng, people)
 
+# %% ../nbs/06_synth_tables.ipynb #03b874df
 def _relationships(rng, age, sex, marital) -> np.ndarray:
     "Each person's role in their household, consistent with their age, sex and marital status."
     married = np.isin(marital, ['Married-civ-spouse', 'Married-AF-spouse'])
@@ -83,6 +85,7 @@ def _relationships(rng, age, sex, marital) -> np.ndarray:
     others = np.where(age < 25, young, older)
     return np.where(married, np.where(sex == 'Male', 'Husband', 'Wife'), others)
 
+# %% ../nbs/06_synth_tables.ipynb #9d846b83
 def _add_money_and_hours(rng, people:pd.DataFrame) -> pd.DataFrame:
     "`people` with capital gains and losses and weekly work hours."
     n, schooling, age = len(people), people['education-num'].to_numpy(), people.age.to_numpy()
@@ -112,6 +115,7 @@ def _income_log_odds(people:pd.DataFrame) -> np.ndarray:
     capital = 4.0*(gain > 7_000) + 0.8*((gain > 3_000) & (gain <= 7_000)) + 1.5*((loss > 1_800) & (loss < 2_000))
     return career + school + work + capital + 2.2*married + 0.9*top_job - 0.9*low_job
 
+# %% ../nbs/06_synth_tables.ipynb #9109cbae
 def _adult_salaries(rng, log_odds:np.ndarray, positive_share:float=0.24) -> np.ndarray:
     "Salaries drawn from `log_odds`, shifted so that about `positive_share` of them are high."
     low, high = -20.0, 20.0
@@ -133,6 +137,7 @@ def _as_census_text(rng, people:pd.DataFrame) -> pd.DataFrame:
         if not pd.api.types.is_numeric_dtype(people[column]): people[column] = ' ' + people[column]
     return people
 
+# %% ../nbs/06_synth_tables.ipynb #c3faac4b
 def synth_adult(dest:Path,   # folder to write `adult.csv` into
                 n=2000,      # number of people (rows)
                 seed=42,     # change it for a different but equally deterministic table
@@ -170,6 +175,7 @@ def _movie_titles(rng, n:int) -> list[str]:
         titles.append(f'{name}, The' if rng.random() < 0.25 else name)  # MovieLens moves a leading 'The' to the end
     return titles
 
+# %% ../nbs/06_synth_tables.ipynb #acd98b0f
 def _movies(rng, n:int) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     "`n` movies (sparse ids, titles, genres), with their genres as a True/False table and their release years."
     shares = np.array(list(_GENRES.values()))/100
@@ -193,6 +199,7 @@ def _rating_pairs(rng, n_users:int, n_movies:int, n_ratings:int, popularity:np.n
     chosen = np.sort(np.argpartition(-keys, n_ratings - 1)[:n_ratings])
     return chosen//n_movies, chosen % n_movies
 
+# %% ../nbs/06_synth_tables.ipynb #998cbc9a
 def _latent_ratings(rng, users, movies, genres:np.ndarray, popularity:np.ndarray, n_users:int) -> np.ndarray:
     "Ratings in half stars for the (`users`, `movies`) index pairs, from biases, tastes and noise."
     traits = np.hstack([genres/np.sqrt(genres.sum(axis=1, keepdims=True)), rng.normal(0, 0.5, (len(genres), 2))])

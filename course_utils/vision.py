@@ -67,7 +67,7 @@ def segmentation_size(height:int, width:int,  # the size of the dataset's images
     scale = min(1.0, (max_pixels / (height * width)) ** 0.5)
     return tuple(max(multiple, round(side * scale / multiple) * multiple) for side in (height, width))
 
-# %% ../nbs/08_vision.ipynb #f6646cbd
+# %% ../nbs/08_vision.ipynb #e9eae3e8
 # bfloat16 runs natively from compute capability 8.0 (Ampere: A100, A10, RTX 30xx) on. Older GPUs such as the T4
 # (7.5) report bf16 as supported but emulate it, slower than float16.
 NATIVE_BF16_CAPABILITY = (8, 0)
@@ -76,6 +76,7 @@ def mixed_precision_dtype(capability:tuple[int, int]) -> str:
     "'bf16' on GPUs that compute in bfloat16 natively (capability 8.0 and up), else 'fp16'."
     return 'bf16' if tuple(capability) >= NATIVE_BF16_CAPABILITY else 'fp16'
 
+# %% ../nbs/08_vision.ipynb #3e2c967a
 def training_speedups(learn):
     "Channels-last on a CPU or a CUDA GPU, plus mixed precision on CUDA: bf16 where native, else fp16."
     import torch
@@ -87,7 +88,7 @@ def training_speedups(learn):
     if torch.device(getattr(learn.dls, 'device', None) or 'cpu').type == 'cpu': learn.add_cb(ChannelsLast())
     return learn
 
-# %% ../nbs/08_vision.ipynb #59432b44
+# %% ../nbs/08_vision.ipynb #ca9f6005
 @dataclass
 class Adaptations:
     "What `adapt_to_this_machine` changed, one (what, why) row each; a table in a notebook."
@@ -101,18 +102,22 @@ class Adaptations:
         if not self.rows: return 'Nothing to adapt: the fastai code runs as written.'
         return '\n'.join(['| Adapted | Why |', '|---|---|'] + [f'| {what} | {why} |' for what, why in self.rows])
 
+# %% ../nbs/08_vision.ipynb #5c52683c
 def from_scratch(model) -> tuple|None:
     "(epochs, lr) for a model `adapt_to_this_machine` built to train from scratch; None for any other."
     return getattr(model, 'course_from_scratch', None)
 
+# %% ../nbs/08_vision.ipynb #14277552
 def _scratch_cnn(n_out:int, *args, **kwargs):
     "`small_cnn` split like fastai's vision models, (body, head), so their splitters and `freeze` apply to it."
     from torch import nn
     layers = list(small_cnn(n_out=n_out).children())
     return nn.Sequential(nn.Sequential(*layers[:4]), nn.Sequential(*layers[4:]))
 
+# %% ../nbs/08_vision.ipynb #71d5cd7a
 def _scratch_unet(n_out:int, img_size, *args, **kwargs): return small_unet(n_out, tuple(img_size))
 
+# %% ../nbs/08_vision.ipynb #0ca9578f
 def _small_when_no_weights(create, make_small, offline, scratch):
     "Wrap fastai's `create_vision_model` or `create_unet_model`: `make_small`'s model when `arch` has no pretrained weights here."
     import functools
@@ -131,6 +136,7 @@ def _small_when_no_weights(create, make_small, offline, scratch):
     _create.course_original = create
     return _create
 
+# %% ../nbs/08_vision.ipynb #2b81a68a
 def _fine_tune_unless_scratch(fine_tune):
     "Wrap `Learner.fine_tune`: a model built to train from scratch gets one `fit_one_cycle` over all its layers."
     import functools
@@ -146,6 +152,7 @@ def _fine_tune_unless_scratch(fine_tune):
     _fine_tune.course_original = fine_tune
     return _fine_tune
 
+# %% ../nbs/08_vision.ipynb #f49b5b88
 def _speedups_callback():
     "A fastai callback class that gives each new learner `training_speedups`, then leaves it (exports need only fastai)."
     from fastai.callback.core import Callback
@@ -156,10 +163,12 @@ def _speedups_callback():
             if _has_convolutions(learn.model): training_speedups(learn)
     return SpeedUpNewLearners
 
+# %% ../nbs/08_vision.ipynb #44e7a223
 def _has_convolutions(model) -> bool:
     from torch import nn
     return any(isinstance(m, nn.Conv2d) for m in model.modules())
 
+# %% ../nbs/08_vision.ipynb #5430f4b2
 def adapt_to_this_machine(cfg,                 # the lesson's settings, from `setup_lesson`
                           dls=None,            # the lesson's DataLoaders, adjusted in place (batch size, workers)
                           scratch_epochs:int=10, # epochs `fine_tune` trains for when there are no pretrained weights
@@ -186,6 +195,7 @@ def adapt_to_this_machine(cfg,                 # the lesson's settings, from `se
     if dls is not None: rows += _adapt_loaders(dls, quick=cfg.quick)
     return Adaptations(rows)
 
+# %% ../nbs/08_vision.ipynb #571b4d73
 def _adapt_loaders(dls, quick:bool) -> list:
     "Cap the training batch size at half the training items; no worker processes in quick mode."
     from course_utils.core import batch_size, cuda_gpu_count
@@ -200,7 +210,7 @@ def _adapt_loaders(dls, quick:bool) -> list:
         rows.append(('workers', '0 in quick mode: starting loader processes takes longer than loading a few hundred small pictures'))
     return rows
 
-# %% ../nbs/08_vision.ipynb #ec6145e4
+# %% ../nbs/08_vision.ipynb #90ca8e7d
 FACES_HINT = 'Install OpenCV with: pip install "course-utils[faces]" (or pip install "opencv-python-headless>=4.8,<5").'
 
 def opencv_available() -> bool:
@@ -209,6 +219,7 @@ def opencv_available() -> bool:
     except ImportError: return False
     return Path(getattr(getattr(cv2, 'data', None), 'haarcascades', '/nonexistent'), 'haarcascade_frontalface_default.xml').is_file()
 
+# %% ../nbs/08_vision.ipynb #247ecac1
 def _cascade(name:str):
     try: import cv2
     except ImportError: raise CourseError(f'OpenCV is not installed. {FACES_HINT}') from None
@@ -216,11 +227,12 @@ def _cascade(name:str):
     if not path.is_file(): raise CourseError(f'this OpenCV ({cv2.__version__}) has no {name}. {FACES_HINT}')
     return cv2.CascadeClassifier(str(path))
 
+# %% ../nbs/08_vision.ipynb #9f4dd860
 def _grey(img:Image.Image) -> np.ndarray:
     import cv2
     return cv2.equalizeHist(np.asarray(img.convert('L')))
 
-# %% ../nbs/08_vision.ipynb #bf51ceb5
+# %% ../nbs/08_vision.ipynb #96f4f162
 @dataclass(frozen=True)
 class Box:
     "A rectangle in pixel coordinates: left, top, width, height."
@@ -229,12 +241,14 @@ class Box:
     w: int
     h: int
 
+# %% ../nbs/08_vision.ipynb #36d3105f
 def find_faces(img:Image.Image, min_size:int=30) -> list[Box]:
     "Boxes around the frontal faces in `img`, largest first."
     found = _cascade('haarcascade_frontalface_default.xml').detectMultiScale(
         _grey(img), scaleFactor=1.1, minNeighbors=5, minSize=(min_size, min_size))
     return sorted((Box(*map(int, f)) for f in found), key=lambda b: -b.w * b.h)
 
+# %% ../nbs/08_vision.ipynb #92a7c313
 def haar_smile(face:Image.Image) -> bool:
     "OpenCV's classical smile detector on a face crop: True if it finds a smile in the lower half of the face."
     width, height = face.size
@@ -249,12 +263,13 @@ def sample_face_photo() -> Image.Image:
     from matplotlib.cbook import get_sample_data
     with get_sample_data('grace_hopper.jpg') as f: return Image.open(f).convert('RGB')
 
-# %% ../nbs/08_vision.ipynb #1181f91a
+# %% ../nbs/08_vision.ipynb #1270c63a
 def crop_face(img:Image.Image, box:Box, margin:float=0.25) -> Image.Image:
     "The face in `box`, with `margin` (a fraction of its size) added on each side, clipped to the image."
     dx, dy = int(box.w * margin), int(box.h * margin)
     return img.crop((max(0, box.x - dx), max(0, box.y - dy), min(img.width, box.x + box.w + dx), min(img.height, box.y + box.h + dy)))
 
+# %% ../nbs/08_vision.ipynb #cb75fb15
 @dataclass
 class FacePrediction:
     "One face found in a photo, and what the classifier made of it."
@@ -262,6 +277,7 @@ class FacePrediction:
     probability: float
     decision: str
 
+# %% ../nbs/08_vision.ipynb #13c08c80
 def predict_faces(learn_or_fn, img:Image.Image, decide=smile_decision, positive=None) -> list[FacePrediction]:
     "Find every face in `img` and classify its crop; `learn_or_fn` is a fastai Learner or a function crop -> probability."
     score = learn_or_fn if callable(learn_or_fn) and not hasattr(learn_or_fn, 'predict') else \
@@ -272,6 +288,7 @@ def predict_faces(learn_or_fn, img:Image.Image, decide=smile_decision, positive=
         results.append(FacePrediction(box, p, decide(p)))
     return results
 
+# %% ../nbs/08_vision.ipynb #877fffa1
 def draw_faces(img:Image.Image, predictions:list[FacePrediction]) -> Image.Image:
     "A copy of `img` with a labelled box around each face."
     out = img.convert('RGB').copy()

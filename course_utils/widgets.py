@@ -36,7 +36,7 @@ def uploaded_files(upload) -> list[tuple[str, bytes]]:
         files = [(f'file {i + 1}', bytes(data)) for i, data in enumerate(upload.data)]
     return files
 
-# %% ../nbs/09_widgets.ipynb #6cd8ac71
+# %% ../nbs/09_widgets.ipynb #685d7f28
 MAX_UPLOAD_BYTES = 30_000_000
 PREDICT_SIZE = 512  # longest side kept for prediction: plenty for a 224 px model, and fast
 
@@ -50,6 +50,7 @@ FRIENDLY = {
 class UploadProblem(ValueError):
     "A file the app can't use; the message is meant for the learner."
 
+# %% ../nbs/09_widgets.ipynb #7080861b
 def open_upload(name:str, data:bytes, max_size:int=PREDICT_SIZE) -> Image.Image:
     "The uploaded file as an RGB image, shrunk to `max_size`; `UploadProblem` with a friendly message otherwise."
     if len(data) > MAX_UPLOAD_BYTES:
@@ -62,7 +63,7 @@ def open_upload(name:str, data:bytes, max_size:int=PREDICT_SIZE) -> Image.Image:
     try: return decode_image(data, max_size)
     except Rejected as e: raise UploadProblem(f'{name} {FRIENDLY.get(str(e), str(e))}') from None
 
-# %% ../nbs/09_widgets.ipynb #8956eca9
+# %% ../nbs/09_widgets.ipynb #228f4195
 class ClassifierApp:
     "Label + FileUpload + output area; shows a decision and its probability for each uploaded photo."
     def __init__(self, learn=None, decide=smile_decision, positive=None, score=None,
@@ -105,11 +106,12 @@ class ClassifierApp:
         from IPython.display import display
         display(self.widget)
 
+# %% ../nbs/09_widgets.ipynb #efb80445
 def classifier_app(learn=None, decide=smile_decision, positive=None, score=None) -> ClassifierApp:
     "An upload app for a trained classifier (see `ClassifierApp`); display it by making it a cell's last line."
     return ClassifierApp(learn, decide, positive, score)
 
-# %% ../nbs/09_widgets.ipynb #1d700c5f
+# %% ../nbs/09_widgets.ipynb #39fc27e9
 def uploaded_images(upload, max_size:int=PREDICT_SIZE) -> list[Image.Image]:
     "The usable images in a FileUpload widget (ipywidgets 8 or 7), as RGB PIL images; files that aren't are reported and skipped."
     images = []
@@ -143,18 +145,19 @@ def top_losses(learn,      # a trained fastai Learner whose items are image file
                     valid=i >= len(train))
             for i in losses.argsort(descending=True)[:n].tolist()]
 
-# %% ../nbs/09_widgets.ipynb #4c3eae4a
+# %% ../nbs/09_widgets.ipynb #687e470b
 def _inside(root:Path, path:Path) -> bool:
     "True when `path`, with links and `..` resolved, lies inside the folder `root`."
     return Path(root).resolve() in Path(path).resolve().parents
 
+# %% ../nbs/09_widgets.ipynb #41d1c36a
 def _free_name(folder:Path, name:str) -> Path:
     "`folder/name`, or else the first of `folder/stem-1.suffix`, `stem-2.suffix`... that is not taken."
     stem, suffix = Path(name).stem, Path(name).suffix
     candidates = itertools.chain([folder/name], (folder/f'{stem}-{n}{suffix}' for n in itertools.count(1)))
     return next(p for p in candidates if not (p.exists() or p.is_symlink()))
 
-# %% ../nbs/09_widgets.ipynb #63babc0f
+# %% ../nbs/09_widgets.ipynb #b77a1e84
 KEEP, DELETE = 'keep', 'delete'
 
 @dataclass
@@ -165,6 +168,7 @@ class CleanerChange:
     to: Path|None = None   # where it went, when moved
     note: str = ''         # why it was refused
 
+# %% ../nbs/09_widgets.ipynb #4b1b899a
 class ImageCleaner:
     "Pictures with a keep / delete / move-to-class dropdown each, and an Apply button that does it on disk."
     def __init__(self, items:list[TopLoss],  # the pictures to show, e.g. `top_losses(learn)`
@@ -269,7 +273,7 @@ class ImageCleaner:
         from IPython.display import display
         display(self.widget)
 
-# %% ../nbs/09_widgets.ipynb #92cddb10
+# %% ../nbs/09_widgets.ipynb #4792c9cf
 def image_cleaner(learn,          # a trained fastai Learner on a folder of class folders
                   root:Path,      # that folder: nothing outside it is ever deleted or moved
                   n:int=12,       # how many of the highest-loss pictures to show
