@@ -14,7 +14,7 @@ from importlib import metadata
 from pathlib import Path
 
 from .core import (CourseError, device_summary, ensure_writable, free_disk_gb, library_versions,
-                               online, platform, settings)
+                               metric_text, online, platform, settings)
 from .clean_copy import write_clean_copies
 from .docs import build_site, serve_site
 from .download import download_images, read_url_list
@@ -44,9 +44,6 @@ def cmd_list(args) -> int:
     print('Run one with: course run 00 --quick    Answer a questionnaire in the terminal: course quiz 00')
     return 0
 
-# %% ../nbs/19_cli.ipynb #53d2c6be
-def _format(value) -> str: return f'{value:.4g}' if isinstance(value, float) else str(value)
-
 # %% ../nbs/19_cli.ipynb #d27c96b7
 def cmd_run(args) -> int:
     "Execute a lesson headless and print its recorded metrics last."
@@ -59,7 +56,7 @@ def cmd_run(args) -> int:
     if not result.metrics: print('(this notebook recorded no metrics)')
     if result.data: print(f'data: {result.data}')
     if result.weights: print(f'weights: {result.weights}')
-    for name, value in result.metrics.items(): print(f'{name}: {_format(value)}')
+    for name, value in result.metrics.items(): print(f'{name}: {metric_text(value)}')
     return 0
 
 # %% ../nbs/19_cli.ipynb #48986044

@@ -27,9 +27,9 @@ from .config import (CourseError, ENV_PREFIX, SETTINGS_SPEC, Platform, Setting, 
 # %% auto #0
 __all__ = ['NVIDIA_SMI_QUERY', 'CHECK_HOSTS', 'MIN_CUDA_CAPABILITY', 'LIBRARY_NOISE', 'METRICS_ENV', 'DATA_KEY', 'DATA_SOURCES',
            'WEIGHTS_KEY', 'WEIGHT_SOURCES', 'nvidia_gpus', 'cuda_gpu_count', 'gpu_available', 'gpu_capability',
-           'device_summary', 'internet_reachable', 'online', 'set_seed', 'ensure_writable', 'free_disk_gb',
+           'device_summary', 'internet_reachable', 'online', 'set_seed', 'ensure_writable', 'free_disk_gb', 'megabytes',
            'LessonConfig', 'library_versions', 'check_library_combination', 'setup_lesson', 'batch_size',
-           'record_data_source', 'record_weights', 'record']
+           'record_data_source', 'record_weights', 'metric_text', 'record']
 
 # %% ../nbs/02_core.ipynb #2b9e5188
 # Asking CUDA itself (torch.cuda.is_available, get_device_properties) starts the CUDA driver in this process, and a
@@ -158,6 +158,12 @@ def free_disk_gb(folder:Path) -> float:
     folder = Path(folder).absolute()
     while not folder.exists(): folder = folder.parent
     return shutil.disk_usage(folder).free / 1e9
+
+# %% ../nbs/02_core.ipynb #0fadefdd
+def megabytes(n_bytes:int) -> str:
+    "A size for people to read, in decimal megabytes to two significant figures: '150 MB', '9.9 MB', '0.3 MB'."
+    mb = n_bytes / 1e6
+    return (f'{float(f"{mb:.2g}"):,.0f}' if mb >= 10 else f'{mb:.1f}') + ' MB'
 
 # %% ../nbs/02_core.ipynb #07835775
 @dataclass
@@ -318,6 +324,11 @@ def record_weights(kind:str):
     if kind not in WEIGHT_SOURCES: raise ValueError(f'weights are one of {WEIGHT_SOURCES}, not {kind!r}')
     _save_to_metrics_file({WEIGHTS_KEY: kind})
 
+# %% ../nbs/02_core.ipynb #72eca56b
+def metric_text(value) -> str:
+    "A recorded number as people read it: floats to four significant digits, anything else as it is."
+    return f'{value:.4g}' if isinstance(value, float) else str(value)
+
 # %% ../nbs/02_core.ipynb #96e092f0
 def record(**metrics):
     "Record a lesson's headline results: printed here, and saved for `course run` when it runs the lesson."
@@ -325,4 +336,4 @@ def record(**metrics):
         if key in metrics: raise CourseError(f"{key!r} is kept for {meaning}; give the metric another name.")
     metrics = {name: _as_number(name, value) for name, value in metrics.items()}
     _save_to_metrics_file(metrics)
-    for name, value in metrics.items(): print(f'{name}: {value:.4g}' if isinstance(value, float) else f'{name}: {value}')
+    for name, value in metrics.items(): print(f'{name}: {metric_text(value)}')

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .core import CourseError, online, platform, record_data_source, record_weights, settings
+from .core import CourseError, megabytes, online, platform, record_data_source, record_weights, settings
 from .download import download_images
 from .mirror import active_mirror, fetch_url, unpack_from_mirror
 from .search import ImageSearchError, search_images
@@ -374,12 +374,6 @@ def _fetch_and_convert(shard:dict, root:Path) -> int:
         return 0
     finally: parquet.unlink(missing_ok=True)
 
-# %% ../nbs/07_datasets.ipynb #6790b3c8
-def _megabytes(n_bytes:int) -> str:
-    "About how many MB, to two significant figures: '150', '11', '0.3'."
-    mb = n_bytes / 1e6
-    return f'{float(f"{mb:.2g}"):,.0f}' if mb >= 10 else f'{mb:.1f}'
-
 # %% ../nbs/07_datasets.ipynb #c5b097fd
 def download_celeba(root:Path, # the folder to fill with img_align_celeba/ and list_attr_celeba.csv
                     n:int,     # how many faces are wanted
@@ -396,7 +390,7 @@ def download_celeba(root:Path, # the folder to fill with img_align_celeba/ and l
             count = -(-(n - have) // CELEBA_FACES_PER_SHARD)
             batch, todo = todo[:count], todo[count:]
             print(f"CelebA from the Hugging Face Hub: ~{len(batch)} shard{'s' * (len(batch) != 1)}, "
-                  f"~{_megabytes(sum(s['size'] for s in batch))} MB for {n:,} faces"
+                  f"~{megabytes(sum(s['size'] for s in batch))} for {n:,} faces"
                   + (f' ({have:,} already downloaded).' if have else '.'))
             for shard in progress_bar(batch): have += _fetch_and_convert(shard, root)
         if have < n: print(f'Only {have:,} faces could be downloaded; using those.')

@@ -19,7 +19,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import course_utils
-from .core import CourseError
+from .core import CourseError, megabytes
 from .datasets import (BIRD_FOREST, CELEBA_FACES_PER_SHARD, CELEBA_HF_URL, _weights_for, celeba_shard_list,
                                    celeba_shard_url, read_celeba_parquet, split_evenly)
 from .download import download_images
@@ -117,16 +117,13 @@ def _add(folder:Path, manifest:dict, name:str, source:str, licence:str, **extra)
     manifest['files'][name] = dict(size=path.stat().st_size, sha256=sha256_of(path), source=source, licence=licence, **extra)
     write_manifest(folder, manifest)
 
-# %% ../nbs/16_pack.ipynb #bb8759ab
-def _megabytes(n:int) -> str: return f'{n / 1e6:,.1f} MB'
-
 # %% ../nbs/16_pack.ipynb #8a5245e8
 def _fetch_into(folder:Path, manifest:dict, name:str, source:str, licence:str, upstream:str|None, say, **extra) -> bool:
     "Fetch `source` into the pack as `name` unless it is already there intact; True when it was fetched now."
     if _intact(folder, name, manifest): return False
     fetch_url(via_upstream(source, upstream), Path(folder)/name, timeout=60)
     _add(folder, manifest, name, source, licence, **extra)
-    say(f'  fetched {name} ({_megabytes(manifest["files"][name]["size"])})')
+    say(f'  fetched {name} ({megabytes(manifest["files"][name]["size"])})')
     return True
 
 # %% ../nbs/16_pack.ipynb #cf39f97a
@@ -160,7 +157,7 @@ def _pack_celeba(folder:Path, manifest:dict, faces:int, upstream:str|None, say) 
             continue
         _add(folder, manifest, name, source, 'celeba', faces=count)
         have += count
-        say(f'  fetched {name} ({_megabytes(manifest["files"][name]["size"])}, {count:,} faces; {have:,} of {faces:,})')
+        say(f'  fetched {name} ({megabytes(manifest["files"][name]["size"])}, {count:,} faces; {have:,} of {faces:,})')
     return have
 
 # %% ../nbs/16_pack.ipynb #fc568832
@@ -220,7 +217,7 @@ def build_pack(folder:Path,                   # where the pack goes (created; an
         _pack_photos(folder, manifest, term, wanted, search or search_images, say)
     write_manifest(folder, manifest)
     total = sum(e['size'] for e in manifest['files'].values())
-    say(f'Done: {len(manifest["files"])} files, {_megabytes(total)}. Before you share this pack, read the terms:')
+    say(f'Done: {len(manifest["files"])} files, {megabytes(total)}. Before you share this pack, read the terms:')
     for line in licence_lines(manifest): say(line)
     return manifest
 
