@@ -54,11 +54,13 @@ def _type_name(annotation) -> str:
 # %% ../nbs/15_docs.ipynb #5f57ac07
 def parameter_lines(obj) -> list[str]:
     "One Markdown line per parameter of `obj`: name, type, default and the comment written beside it (its docment)."
-    try: params = docments(obj, full=True)
+    try: params, signature = docments(obj, full=True), inspect.signature(obj)
     except (TypeError, ValueError, OSError): return []   # no signature or no source, e.g. a builtin
+    variadic = {name for name, p in signature.parameters.items() if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
     lines = []
     for name, info in params.items():
         if name in ('self', 'return'): continue
+        if name in variadic and not info['docment']: continue   # e.g. an exception class's inherited (*args, **kwargs)
         kind = '' if info['anno'] is inspect.Parameter.empty else f": `{_type_name(info['anno'])}`"
         default = '' if info['default'] is inspect.Parameter.empty else f" = `{info['default']!r}`"
         lines.append(f"- `{name}`{kind}{default}" + (f" — {info['docment']}" if info['docment'] else ''))

@@ -172,7 +172,8 @@ def _check_params(path:Path, params:dict, quick:bool, offline:bool) -> dict:
     return {**{k: True for k, on in flags.items() if on and k in declared}, **params}
 
 # %% ../nbs/13_runner.ipynb #8e8ce3cb
-def _first_line(text) -> str:
+def _last_line(text) -> str:
+    "The last non-blank line of `text`, stripped: where an error's text says what finally went wrong."
     lines = [l for l in str(text).strip().splitlines() if l.strip()]
     return lines[-1].strip() if lines else ''
 
@@ -204,7 +205,7 @@ def _execute(path:Path, executed:Path, params:dict, timeout:int):
                             cwd=str(path.parent), progress_bar=False, execution_timeout=timeout,
                             extra_arguments=['--log-level=CRITICAL'])
     except pm.PapermillExecutionError as e:
-        raise LessonFailed(f"{path.stem} failed in cell {e.exec_count}: {e.ename}: {_first_line(e.evalue)} "
+        raise LessonFailed(f"{path.stem} failed in cell {e.exec_count}: {e.ename}: {_last_line(e.evalue)} "
                            f"(the full error is in {executed})") from None
     except CellTimeoutError:
         raise LessonFailed(f"{path.stem}: a cell ran longer than {timeout} s. Try quick mode (--quick), "
