@@ -22,7 +22,7 @@ import course_utils
 from .core import DATA_KEY, METRICS_ENV, WEIGHTS_KEY, CourseError, ensure_writable, settings
 
 # %% auto #0
-__all__ = ['QUIZ_SUFFIX', 'REVIEW_SUFFIX', 'RUN_EXTRA_HINT', 'find_lessons_dir', 'NotebookInfo', 'notebook_title',
+__all__ = ['QUIZ_SUFFIX', 'REVIEW_SUFFIX', 'RUN_EXTRA_HINT', 'SAVE_EVERY', 'find_lessons_dir', 'NotebookInfo', 'notebook_title',
            'notebook_kind', 'list_notebooks', 'resolve_notebook', 'parse_value', 'parse_params', 'notebook_parameters',
            'LessonFailed', 'RunResult', 'run_notebook']
 
@@ -194,6 +194,24 @@ def _import_papermill():
         if blocked: del sys.modules['rfc3987_syntax']
     return papermill
 
+# %% ../nbs/13_runner.ipynb #07e5e7da
+SAVE_EVERY = 5.0   # seconds between two saves of the executed copy while its cells run
+
+def _engine_saving_now_and_then() -> str:
+    "The name of a papermill engine that saves the executed copy at most every `SAVE_EVERY` s while cells run."
+    from papermill.engines import NBClientEngine, papermill_engines
+    class NowAndThen(NBClientEngine):
+        @classmethod
+        def execute_managed_notebook(cls, nb_man, kernel_name, **kwargs):
+            save, last = nb_man.save, [float('-inf')]
+            def save_now_and_then(**kw):
+                if time.monotonic() - last[0] >= SAVE_EVERY: save(**kw); last[0] = time.monotonic()
+            nb_man.save = save_now_and_then
+            try: return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
+            finally: del nb_man.save   # papermill's own save again: the final one writes the whole run
+    papermill_engines.register('course_now_and_then', NowAndThen)
+    return 'course_now_and_then'
+
 # %% ../nbs/13_runner.ipynb #d79783ad
 def _execute(path:Path, executed:Path, params:dict, timeout:int):
     pm = _import_papermill()
@@ -203,7 +221,7 @@ def _execute(path:Path, executed:Path, params:dict, timeout:int):
     try:  # cell errors reach us through the notebook, so the kernel's own log is only noise here
         pm.execute_notebook(str(path), str(executed), parameters=params, kernel_name='python3', language='python',
                             cwd=str(path.parent), progress_bar=False, execution_timeout=timeout,
-                            extra_arguments=['--log-level=CRITICAL'])
+                            extra_arguments=['--log-level=CRITICAL'], engine_name=_engine_saving_now_and_then())
     except pm.PapermillExecutionError as e:
         raise LessonFailed(f"{path.stem} failed in cell {e.exec_count}: {e.ename}: {_last_line(e.evalue)} "
                            f"(the full error is in {executed})") from None
