@@ -15,8 +15,9 @@ when another fails, and starts no new part once `--budget` seconds have passed:
    which rewrites that section of bench/RESULTS.md; the file is copied to `--out`.
 
 A machine without internet has no pretrained weights. `--stand-in-weights` writes randomly initialised ResNet
-files where torchvision's download cache expects the real ones, so that the pretrained code path runs (frozen body,
-`fine_tune`'s two phases, mixed precision): the speed is real, the accuracy of those runs means nothing."""
+files under the real ones' names in a scratch download cache (TORCH_HOME, for this run and the lessons it starts), so
+that the pretrained code path runs (frozen body, `fine_tune`'s two phases, mixed precision): the speed is real, the
+accuracy of those runs means nothing."""
 import argparse, json, os, subprocess, sys, tempfile, threading, time, traceback
 from pathlib import Path
 
@@ -135,6 +136,9 @@ def main():
     args = p.parse_args()
     out = Path(args.out); out.mkdir(parents=True, exist_ok=True)
     report, start = {}, time.monotonic()
+    # Stand-ins go to a scratch download cache (the lessons it starts inherit it): in the real one they would pass
+    # for pretrained weights in every later run on this machine.
+    if args.stand_in_weights: os.environ['TORCH_HOME'] = tempfile.mkdtemp(prefix='stand-in-weights-')
 
     def part(name, work):
         if time.monotonic() - start > args.budget: report[name] = 'skipped: budget spent'; return
