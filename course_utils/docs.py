@@ -153,10 +153,11 @@ def build_site(out:Path|None=None, runs_dir:Path|None=None, run_missing:bool=Tru
         (stage/'mkdocs.yml').write_text(_mkdocs_config(nav, out.resolve()), encoding='utf-8')
         done = subprocess.run([sys.executable, '-m', 'mkdocs', 'build', '--quiet', '-f', str(stage/'mkdocs.yml')],
                               capture_output=True, text=True, cwd=stage)   # mkdocs-jupyter caches into ./.cache
-    if done.returncode != 0:
-        raise CourseError(f'MkDocs could not build the site: {(done.stderr.strip().splitlines() or ["no message"])[-1]}')
-    for name in api_modules():   # the Markdown beside each API page, where the modules' "Docs:" lines point
-        (out/f'{name}.html.md').write_text(api_markdown(name), encoding='utf-8')
+        if done.returncode != 0:
+            raise CourseError(f'MkDocs could not build the site: {(done.stderr.strip().splitlines() or ["no message"])[-1]}')
+        for entry in nav[3]['API reference']:   # each API page's Markdown beside it, where the modules' "Docs:" lines point
+            page = next(iter(entry.values()))
+            shutil.copyfile(stage/'pages'/page, out/f'{Path(page).stem}.html.md')
     say(f'Site built: {out/"index.html"}')
     return out/'index.html'
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .core import CourseError
+from .core import CourseError, batch_size, cuda_gpu_count
 
 # %% auto #0
 __all__ = ['QUICK_SEGMENTATION_PIXELS', 'NATIVE_BF16_CAPABILITY', 'FACES_HINT', 'smile_decision', 'positive_probability',
@@ -175,7 +175,6 @@ def adapt_to_this_machine(cfg,                 # the lesson's settings, from `se
                           scratch_lr:float=3e-3, # and the learning rate it uses then
                          ) -> Adaptations:
     "Let the lesson's plain fastai code run well here; return what changed, and why."
-    from course_utils.core import cuda_gpu_count
     import fastai.vision.learner as vision_learner_module
     from fastai.learner import Learner, defaults
     import fastai.callback.schedule   # defines Learner.fine_tune
@@ -198,7 +197,6 @@ def adapt_to_this_machine(cfg,                 # the lesson's settings, from `se
 # %% ../nbs/08_vision.ipynb #571b4d73
 def _adapt_loaders(dls, quick:bool) -> list:
     "Cap the training batch size at half the training items; no worker processes in quick mode."
-    from course_utils.core import batch_size, cuda_gpu_count
     rows, train = [], dls.train
     cap = batch_size(train.n, train.bs, valid_pct=0)   # the DataLoaders are split already
     if train.bs > cap:
