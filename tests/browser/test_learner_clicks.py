@@ -7,6 +7,7 @@ import time
 
 import pytest
 from matplotlib.cbook import get_sample_data
+from playwright.sync_api import expect
 
 from pathlib import Path
 
@@ -18,6 +19,9 @@ from course_utils.runner import list_notebooks
 # One worker runs all browser tests (pytest -n 2 keeps the group together), sharing one JupyterLab.
 pytestmark = pytest.mark.xdist_group('browser')
 
+# How long a widget already sent by the kernel may take to be drawn. Drawing takes well under a second
+# alone; 30 s leaves room for a 2-core machine busy with the other test worker.
+WIDGETS_DRAWN = 30_000
 WIDGET_ERRORS = ['Error displaying widget', 'Failed to load model class', 'model not found']
 
 
@@ -79,7 +83,7 @@ def test_upload_app_answers_a_real_photo_and_rejects_a_document(page, lab, tmp_p
     output.wait_for(timeout=60_000)
     line = output.inner_text()
     assert re.search(r'grace_hopper\.jpg: (definitely smiling|quite sure it is smiling|not smiling) \(probability of smiling [01]\.\d\d\)', line), line
-    assert output.locator('img').count() == 1                       # the photo is shown next to the verdict
+    expect(output.locator('img')).to_have_count(1, timeout=WIDGETS_DRAWN)   # the photo is shown next to the verdict
     document = tmp_path/'notes.jpg'
     document.write_text('these are my lecture notes, not a photo\n' * 20)
     upload(page, document)
@@ -171,13 +175,15 @@ def choose(card, index, option):
 def test_match_and_order_answered_with_dropdowns(page, lab):
     open_kinds_demo(page, lab)
     match = page.locator('.quiz-card', has_text='Match each term')
-    assert match.locator('.widget-dropdown label').all_inner_texts() == [term for term, _ in PAIRS]
+    # expect() asks again until it holds: ipywidgets draws each card's children on their own, so the fourth
+    # card can be on the page before the first one's drop-downs are (CI once read [] here).
+    expect(match.locator('.widget-dropdown label')).to_have_text([term for term, _ in PAIRS], timeout=WIDGETS_DRAWN)
     assert all(i == -1 for i in match.locator('select').evaluate_all('all => all.map(s => s.selectedIndex)'))   # none chosen yet
     for i, (_, description) in enumerate(PAIRS): choose(match, i, description)
     match.get_by_role('button', name='Check').click()
     match.locator('.widget-html', has_text='✔').wait_for()
     order = page.locator('.quiz-card', has_text='Put one step')
-    assert order.locator('.widget-dropdown label').all_inner_texts() == ['1st', '2nd', '3rd', '4th', '5th']
+    expect(order.locator('.widget-dropdown label')).to_have_text(['1st', '2nd', '3rd', '4th', '5th'], timeout=WIDGETS_DRAWN)
     assert order.locator('select').first.evaluate('s => [...s.options].map(o => o.text)') != STEPS   # shown shuffled
     swapped = [STEPS[1], STEPS[0]] + STEPS[2:]
     for i, step in enumerate(swapped): choose(order, i, step)
@@ -214,6 +220,7 @@ def test_long_options_wrap_without_overlapping(page, lab):
         card.scroll_into_view_if_needed()
         card.screenshot(path=str(SCREENSHOTS/f'long_options_{name}.png'))
         found = card.locator(labels)
+        expect(found).to_have_count(len(OPTIONS), timeout=WIDGETS_DRAWN)
         assert sorted(found.all_inner_texts()) == sorted(OPTIONS), name
         boxes = [drawn_box(label) for label in found.all()]
         for i, a in enumerate(boxes):
@@ -240,9 +247,9 @@ def test_every_lesson_notebook_renders(page, lab, notebook):
         expected = 'Review' if notebook.kind == 'review' else 'Check'
         page.locator('.jp-NotebookPanel:visible .jp-OutputArea', has_text=expected).first.wait_for(timeout=60_000)
         if notebook.kind == 'review':   # the progress chart, then the review form (its title says what is due)
-            assert page.locator('.jp-NotebookPanel:visible .jp-OutputArea-output img').count() >= 1
-            assert page.locator('.jp-NotebookPanel:visible .widget-html', has_text='Review').count() >= 1
+            page.locator('.jp-NotebookPanel:visible .jp-OutputArea-output img').first.wait_for(timeout=WIDGETS_DRAWN)
+            page.locator('.jp-NotebookPanel:visible .widget-html', has_text='Review').first.wait_for(timeout=WIDGETS_DRAWN)
         if notebook.kind == 'questionnaire':
-            assert page.locator('.quiz-card').count() == len(load_quiz(notebook.number).questions)
+            expect(page.locator('.quiz-card')).to_have_count(len(load_quiz(notebook.number).questions), timeout=WIDGETS_DRAWN)
         assert_no_frontend_errors(page, scope='.jp-OutputArea')   # nothing red at all
     assert_no_frontend_errors(page)
