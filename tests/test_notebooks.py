@@ -64,7 +64,8 @@ THRESHOLDS = {
     # a linear model gets ~0.5 on circles; ReLU measured 1.0. Digits measured 0.99 (chance 0.1).
     '07_pytorch_underneath': lambda m: m['circles_accuracy'] >= 0.95 and m['digits_accuracy'] >= 0.9,
     # lesson 02's task in one torchrun process (no GPU here), small_cnn from scratch on 1,600 synthetic faces: chance
-    # is 0.5, measured 0.12-0.15 over runs on 400 validation faces; 0.25 leaves room for variation. Without a GPU the lesson must start exactly 1 process.
+    # is 0.5, measured 0.12-0.15 over runs on 400 validation faces; 0.25 leaves room for variation. Without a GPU
+    # the lesson must start exactly 1 process.
     '08_many_gpus': lambda m: m['error_rate'] <= 0.25 and m['images_per_s'] > 0 and m['processes'] == 1,
 }
 

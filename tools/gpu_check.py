@@ -90,7 +90,7 @@ def lesson_08_script(folder:Path) -> Path:
     return script
 
 
-def ddp(out:Path, bs=64, epochs=3, n_faces=20000, img_size=128, arch='resnet34') -> dict:
+def ddp(bs=64, epochs=3, n_faces=20000, img_size=128, arch='resnet34') -> dict:
     from course_utils.distributed import launch, processes_here, read_results
     work = Path(tempfile.mkdtemp())
     script, run_dir = lesson_08_script(work), work/'ddp_run'
@@ -99,7 +99,7 @@ def ddp(out:Path, bs=64, epochs=3, n_faces=20000, img_size=128, arch='resnet34')
     n = processes_here()
     started = time.monotonic()
     with GpuBusy() as busy: launch(script, n, args)
-    summary, ranks = read_results(run_dir)
+    summary, _ = read_results(run_dir)   # process 0's summary; the per-process records are not needed here
     return dict(summary, wall_s=time.monotonic() - started, gpu=busy.summary(), processes_started=n)
 
 
@@ -152,10 +152,10 @@ def main():
     part('facts', facts)
     if args.stand_in_weights: part('stand_in_weights', write_stand_in_weights)
     parts = args.parts.split(',')
-    if 'ddp' in parts: part('ddp_lesson02_config', lambda: ddp(out, epochs=args.ddp_epochs, n_faces=args.ddp_faces))
-    for stem in sorted(LESSONS.glob('[0-9][0-9]_*.ipynb')) if 'lessons' in parts else ():
-        if stem.name[:2] in args.lessons.split(',') and 'questionnaire' not in stem.name:
-            part(f'quick_{stem.stem}', lambda stem=stem: lesson(stem, out, quick=True))
+    if 'ddp' in parts: part('ddp_lesson02_config', lambda: ddp(epochs=args.ddp_epochs, n_faces=args.ddp_faces))
+    for notebook in sorted(LESSONS.glob('[0-9][0-9]_*.ipynb')) if 'lessons' in parts else ():
+        if notebook.name[:2] in args.lessons.split(',') and 'questionnaire' not in notebook.name:
+            part(f'quick_{notebook.stem}', lambda notebook=notebook: lesson(notebook, out, quick=True))
     if 'full' in parts: part('full_02_smiling_faces', lambda: lesson(LESSONS/'02_smiling_faces.ipynb', out, quick=False))
     if 'bench' in parts: part('bench_train', lambda: bench(out))
     report['total_s'] = time.monotonic() - start
